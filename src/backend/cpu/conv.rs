@@ -1,0 +1,325 @@
+//! Grouped convolution on the CPU as an implicit GEMM.
+//!
+//! At prepare time each group's weights are packed into slivers of `LANES`
+//! output channels, `[depth][LANES]`, zero-padded, so one vector load fetches
+//! a weight for `LANES` channels. At run time nothing is packed: an offset
+//! table turns each reduction step (input channel, tap) into an offset into a
+//! zero-padded copy of the input, and a second table gives each output pixel
+//! its window's origin. The microkernel broadcasts input values from those
+//! offsets, so the only copy per run is the padding, shared by all groups.
+//!
+//! Work covers the active groups only: `k` segments (one for `full` when the
+//! groups can be merged), each cut into tiles of two slivers, each tile swept
+//! over the output pixels. Nothing is touched for inactive groups.
+
+use std::marker::PhantomData;
+
+use crate::backend::cpu::tile::{TileArgs, TileKernel, MAX_PIXELS};
+use crate::backend::cpu::workers::{SharedConst, SharedMut, Workers};
+use crate::backend::Kernel;
+use crate::error::{invalid, Result};
+use crate::model::conv::{Conv2d, Conv2dSpec};
+use crate::model::group::{Connectivity, GroupLayout};
+use crate::model::shape::Shape4;
+
+/// One group's packed weights.
+struct PackedGroup {
+    /// Offset of the first sliver in `packed`, and of its biases in `bias`.
+    weights_at: usize,
+    bias_at: usize,
+    slivers: usize,
+    depth: usize,
+    /// First entry of the group's reduction in the offset table.
+    kofs_at: usize,
+}
+
+/// Tables and buffers for one input size, built by `reserve`.
+struct Plan {
+    batch: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+    /// Padded plane size; images in `padded` are `inputs·plane` apart
+    /// whatever `k` is, so the zero borders are written once, here.
+    plane: usize,
+    wp: usize,
+    padded: Vec<f32>,
+    kofs: Vec<u32>,
+    pix: Vec<u32>,
+}
+
+/// A run of output channels that read the same inputs with the same depth.
+#[derive(Clone, Copy)]
+struct Segment {
+    weights_at: usize,
+    bias_at: usize,
+    slivers: usize,
+    depth: usize,
+    kofs_at: usize,
+    first_channel: usize,
+    channels: usize,
+}
+
+pub(crate) struct CpuConv<K: TileKernel> {
+    spec: Conv2dSpec,
+    layout: GroupLayout,
+    groups: Vec<PackedGroup>,
+    packed: Vec<f32>,
+    bias: Vec<f32>,
+    /// `full` layers whose groups fill whole slivers run as one segment.
+    merge_groups: bool,
+    plan: Option<Plan>,
+    workers: Workers,
+    kernel: PhantomData<K>,
+}
+
+impl<K: TileKernel> CpuConv<K> {
+    pub fn new(layer: &Conv2d, workers: Workers) -> Result<Self> {
+        // The tile kernels' safety rests on this check.
+        K::ISA.require()?;
+        let spec = *layer.spec();
+        let layout = spec.layout();
+        let weights = layer.weights().to_f32();
+        let og = layout.outputs_per_group();
+        let slivers = og.div_ceil(K::LANES);
+        let mut packed = Vec::new();
+        let mut bias = Vec::with_capacity(layout.groups * slivers * K::LANES);
+        let mut groups = Vec::with_capacity(layout.groups);
+        for j in 0..layout.groups {
+            let depth = layout.group_row_len(j);
+            let w = &weights[layout.group_weights(j)];
+            let weights_at = packed.len();
+            let bias_at = bias.len();
+            packed.reserve(slivers * depth * K::LANES);
+            for s in 0..slivers {
+                for d in 0..depth {
+                    packed.extend((0..K::LANES).map(|l| {
+                        let row = s * K::LANES + l;
+                        if row < og {
+                            w[row * depth + d]
+                        } else {
+                            0.0
+                        }
+                    }));
+                }
+                bias.extend((0..K::LANES).map(|l| {
+                    let row = s * K::LANES + l;
+                    match layer.bias() {
+                        Some(b) if row < og => b[j * og + row],
+                        _ => 0.0,
+                    }
+                }));
+            }
+            groups.push(PackedGroup {
+                weights_at,
+                bias_at,
+                slivers,
+                depth,
+                kofs_at: layout.group_inputs(j).start * layout.taps,
+            });
+        }
+        Ok(Self {
+            spec,
+            layout,
+            groups,
+            packed,
+            bias,
+            merge_groups: spec.connectivity == Connectivity::Full && og % K::LANES == 0,
+            plan: None,
+            workers,
+            kernel: PhantomData,
+        })
+    }
+
+    fn segment_count(&self, k: usize) -> usize {
+        if self.merge_groups {
+            1
+        } else {
+            k
+        }
+    }
+
+    fn segment(&self, k: usize, s: usize) -> Segment {
+        let og = self.layout.outputs_per_group();
+        let (g, slivers, channels) = if self.merge_groups {
+            (&self.groups[0], k * self.groups[0].slivers, k * og)
+        } else {
+            (&self.groups[s], self.groups[s].slivers, og)
+        };
+        Segment {
+            weights_at: g.weights_at,
+            bias_at: g.bias_at,
+            slivers,
+            depth: g.depth,
+            kofs_at: g.kofs_at,
+            first_channel: if self.merge_groups { 0 } else { s * og },
+            channels,
+        }
+    }
+
+    fn plan_for(&mut self, n: usize, h: usize, w: usize) -> Result<()> {
+        match &self.plan {
+            Some(p) if p.h == h && p.w == w && p.batch >= n => Ok(()),
+            _ => self.reserve(n, h, w),
+        }
+    }
+
+    /// Copies the active input channels into the padded buffer's interiors.
+    fn fill_padded(&mut self, input: &[f32], shape: Shape4) {
+        let plan = self.plan.as_mut().expect("planned");
+        let [ph, pw] = self.spec.padding;
+        let (h, w, wp, plane) = (plan.h, plan.w, plan.wp, plan.plane);
+        let image_stride = self.layout.inputs * plane;
+        let planes = shape.n * shape.c;
+        let chunks = planes.min(4 * self.workers.threads());
+        let dst = SharedMut::new(&mut plan.padded);
+        self.workers.run(chunks, |chunk| {
+            for p in planes * chunk / chunks..planes * (chunk + 1) / chunks {
+                let (n, c) = (p / shape.c, p % shape.c);
+                let src = &input[p * h * w..(p + 1) * h * w];
+                for y in 0..h {
+                    let at = n * image_stride + c * plane + (y + ph) * wp + pw;
+                    // SAFETY: each plane is written by one task only, and the
+                    // row lies inside the plane `reserve` sized for `inputs`
+                    // channels.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(src[y * w..].as_ptr(), dst.ptr().add(at), w);
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl<K: TileKernel> Kernel for CpuConv<K> {
+    fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
+        let (ho, wo) = self.spec.output_hw(h, w)?;
+        let [kh, kw] = self.spec.kernel;
+        let [ph, pw] = self.spec.padding;
+        let [sh, sw] = self.spec.stride;
+        let [dh, dw] = self.spec.dilation;
+        let pads = ph > 0 || pw > 0;
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let plane = hp * wp;
+        if self
+            .layout
+            .inputs
+            .checked_mul(plane)
+            .is_none_or(|v| v > u32::MAX as usize)
+        {
+            return Err(invalid(format!(
+                "input {h}×{w} is too large for the CPU kernels' 32-bit offsets"
+            )));
+        }
+        let mut kofs = Vec::with_capacity(self.layout.inputs * kh * kw);
+        for c in 0..self.layout.inputs {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    kofs.push((c * plane + ky * dh * wp + kx * dw) as u32);
+                }
+            }
+        }
+        let pix = (0..ho)
+            .flat_map(|oy| (0..wo).map(move |ox| (oy * sh * wp + ox * sw) as u32))
+            .collect();
+        let padded = if pads {
+            vec![0.0; batch * self.layout.inputs * plane]
+        } else {
+            Vec::new()
+        };
+        self.plan = Some(Plan {
+            batch,
+            h,
+            w,
+            ho,
+            wo,
+            plane,
+            wp,
+            padded,
+            kofs,
+            pix,
+        });
+        Ok(())
+    }
+
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        self.plan_for(shape.n, shape.h, shape.w)?;
+        let pads = self.spec.padding != [0, 0];
+        if pads {
+            self.fill_padded(input, shape);
+        }
+        let plan = self.plan.as_ref().expect("planned");
+        let (x, image_stride) = if pads {
+            (
+                SharedConst::new(plan.padded.as_ptr()),
+                self.layout.inputs * plan.plane,
+            )
+        } else {
+            (SharedConst::new(input.as_ptr()), shape.c * plan.plane)
+        };
+
+        let npix = plan.ho * plan.wo;
+        let out_channels = self.layout.active_outputs(k);
+        let segments = self.segment_count(k);
+        let tiles = self.segment(k, 0).slivers.div_ceil(2);
+        let pixel_tiles = npix.div_ceil(K::PIXELS);
+        let row_tasks = shape.n * segments * tiles;
+        // Split pixel sweeps only as far as needed to keep every thread busy.
+        let splits = if self.workers.threads() == 1 {
+            1
+        } else {
+            (4 * self.workers.threads())
+                .div_ceil(row_tasks)
+                .clamp(1, pixel_tiles)
+        };
+        let out = SharedMut::new(output);
+        let (packed, bias, kofs, pixtab) = (&self.packed, &self.bias, &plan.kofs, &plan.pix);
+        let relu = self.spec.relu;
+        let this = &*self;
+
+        this.workers.run(row_tasks * splits, |task| {
+            let (row_task, split) = (task / splits, task % splits);
+            let tile = row_task % tiles;
+            let seg = this.segment(k, (row_task / tiles) % segments);
+            let n = row_task / (tiles * segments);
+            let vectors = (seg.slivers - 2 * tile).min(2);
+            let first_sliver = 2 * tile;
+            let sliver_len = seg.depth * K::LANES;
+            let a_at = seg.weights_at + first_sliver * sliver_len;
+            let first_channel = seg.first_channel + first_sliver * K::LANES;
+            let mut args = TileArgs {
+                // SAFETY (all pointer arithmetic below): offsets stay inside the
+                // buffers sized by `new` and `reserve` for this shape; see
+                // `TileKernel::tile` for the contract.
+                x: unsafe { x.ptr().add(n * image_stride) },
+                kofs: unsafe { kofs.as_ptr().add(seg.kofs_at) },
+                depth: seg.depth,
+                pix: [0; MAX_PIXELS],
+                a: [unsafe { packed.as_ptr().add(a_at) }, unsafe {
+                    packed.as_ptr().add(a_at + (vectors - 1) * sliver_len)
+                }],
+                bias: unsafe { bias.as_ptr().add(seg.bias_at + first_sliver * K::LANES) },
+                relu,
+                out: out.ptr(),
+                ld: npix,
+                rows: (seg.channels - first_sliver * K::LANES).min(vectors * K::LANES),
+                cols: 0,
+            };
+            let out_row = (n * out_channels + first_channel) * npix;
+            for q in pixel_tiles * split / splits..pixel_tiles * (split + 1) / splits {
+                let p0 = q * K::PIXELS;
+                args.cols = (npix - p0).min(K::PIXELS);
+                for i in 0..K::PIXELS {
+                    // Pixels past the end repeat the last one: in bounds, not stored.
+                    args.pix[i] = pixtab[(p0 + i).min(npix - 1)] as usize;
+                }
+                args.out = unsafe { out.ptr().add(out_row + p0) };
+                // SAFETY: the tile's channels and pixels belong to this task
+                // alone, and `CpuBackend` only builds `K` for a supported ISA.
+                unsafe { K::tile(&args, vectors) };
+            }
+        });
+        Ok(())
+    }
+}

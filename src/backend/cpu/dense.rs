@@ -1,0 +1,126 @@
+//! Grouped linear layers and the dynamic classifier head on the CPU: dot
+//! products over each output's contiguous weight row, parallel over outputs.
+
+use crate::backend::cpu::workers::{SharedMut, Workers};
+use crate::backend::Kernel;
+use crate::error::Result;
+use crate::model::head::Head;
+use crate::model::linear::{Linear, LinearSpec};
+use crate::model::shape::Shape4;
+
+/// Output rows per task: enough work to amortise scheduling.
+const ROWS_PER_TASK: usize = 16;
+
+pub(crate) struct CpuLinear {
+    spec: LinearSpec,
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    workers: Workers,
+}
+
+impl CpuLinear {
+    pub fn new(layer: &Linear, workers: Workers) -> Self {
+        let spec = *layer.spec();
+        Self {
+            spec,
+            weights: layer.weights().to_f32().into_owned(),
+            bias: layer
+                .bias()
+                .map_or_else(|| vec![0.0; spec.out_features], <[f32]>::to_vec),
+            workers,
+        }
+    }
+}
+
+impl Kernel for CpuLinear {
+    fn reserve(&mut self, _batch: usize, _h: usize, _w: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        let layout = self.spec.layout();
+        let og = layout.outputs_per_group();
+        let (in_len, out_len) = (layout.active_inputs(k), layout.active_outputs(k));
+        let out = SharedMut::new(output);
+        let relu = self.spec.relu;
+        self.workers.run(out_len.div_ceil(ROWS_PER_TASK), |task| {
+            for o in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(out_len) {
+                let j = o / og;
+                let reads = layout.group_inputs(j);
+                let row_len = reads.len();
+                let start = layout.group_weights(j).start + (o - j * og) * row_len;
+                let w_row = &self.weights[start..start + row_len];
+                for n in 0..shape.n {
+                    let x = &input[n * in_len..(n + 1) * in_len][reads.clone()];
+                    let mut y = dot(w_row, x) + self.bias[o];
+                    if relu {
+                        y = y.max(0.0);
+                    }
+                    // SAFETY: output column `o` belongs to this task alone.
+                    unsafe { *out.ptr().add(n * out_len + o) = y };
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+pub(crate) struct CpuHead {
+    head: Head,
+    weights: Vec<f32>,
+    workers: Workers,
+}
+
+impl CpuHead {
+    pub fn new(head: &Head, workers: Workers) -> Self {
+        Self {
+            weights: head.weights().to_f32().into_owned(),
+            head: head.clone(),
+            workers,
+        }
+    }
+}
+
+impl Kernel for CpuHead {
+    fn reserve(&mut self, _batch: usize, _h: usize, _w: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        let spec = *self.head.spec();
+        let (fg, classes) = (spec.features_per_group(), spec.classes);
+        let bias = &self.head.bias()[(k - 1) * classes..k * classes];
+        let out = SharedMut::new(output);
+        self.workers.run(shape.n, |n| {
+            let x = &input[n * k * fg..(n + 1) * k * fg];
+            for (c, b) in bias.iter().enumerate() {
+                let logit = b
+                    + (0..k)
+                        .map(|j| {
+                            let w =
+                                &self.weights[(j * classes + c) * fg..(j * classes + c + 1) * fg];
+                            dot(w, &x[j * fg..(j + 1) * fg])
+                        })
+                        .sum::<f32>();
+                // SAFETY: batch row `n` belongs to this task alone.
+                unsafe { *out.ptr().add(n * classes + c) = logit };
+            }
+        });
+        Ok(())
+    }
+}
+
+/// A dot product with independent partial sums, which the compiler vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const WIDTH: usize = 16;
+    let mut acc = [0.0f32; WIDTH];
+    let (a_main, a_tail) = a.split_at(a.len() - a.len() % WIDTH);
+    let (b_main, b_tail) = b.split_at(a_main.len());
+    for (ca, cb) in a_main.chunks_exact(WIDTH).zip(b_main.chunks_exact(WIDTH)) {
+        for l in 0..WIDTH {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}

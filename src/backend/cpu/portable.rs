@@ -1,0 +1,58 @@
+//! The tile in plain Rust, for CPUs without a hand-written kernel. The
+//! compiler vectorises the lane loops for whatever the build target offers.
+
+use crate::backend::cpu::isa::CpuIsa;
+use crate::backend::cpu::tile::{store_transposed, TileArgs, TileKernel};
+
+const LANES: usize = 8;
+const PIXELS: usize = 4;
+
+pub(crate) struct Portable;
+
+impl TileKernel for Portable {
+    const ISA: CpuIsa = CpuIsa::Portable;
+    const LANES: usize = LANES;
+    const PIXELS: usize = PIXELS;
+
+    unsafe fn tile(t: &TileArgs, vectors: usize) {
+        if vectors == 2 {
+            tile::<2>(t)
+        } else {
+            tile::<1>(t)
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn tile<const MV: usize>(t: &TileArgs) {
+    let mut acc = [[[0.0f32; LANES]; MV]; PIXELS];
+    for d in 0..t.depth {
+        let x = t.x.add(*t.kofs.add(d) as usize);
+        let mut a = [[0.0f32; LANES]; MV];
+        for v in 0..MV {
+            a[v].copy_from_slice(std::slice::from_raw_parts(t.a[v].add(d * LANES), LANES));
+        }
+        for i in 0..PIXELS {
+            let xi = *x.add(t.pix[i]);
+            for v in 0..MV {
+                for l in 0..LANES {
+                    acc[i][v][l] += xi * a[v][l];
+                }
+            }
+        }
+    }
+    let width = MV * LANES;
+    let mut tmp = [0.0f32; PIXELS * 2 * LANES];
+    for i in 0..PIXELS {
+        for v in 0..MV {
+            for l in 0..LANES {
+                let mut r = acc[i][v][l] + *t.bias.add(v * LANES + l);
+                if t.relu {
+                    r = r.max(0.0);
+                }
+                tmp[i * width + v * LANES + l] = r;
+            }
+        }
+    }
+    store_transposed(&tmp, width, t);
+}

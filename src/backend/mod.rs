@@ -1,0 +1,86 @@
+//! Backends: each turns a [`Layer`] into a prepared [`Kernel`].
+//!
+//! `scalar` is the oracle that every other backend is tested against; `cpu`
+//! is the fast CPU path (x86 SIMD now, NEON in its own issue); `cuda`, `wgpu`
+//! and `neon` report themselves unavailable until their kernels land.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::model::layer::Layer;
+use crate::model::shape::Shape4;
+
+#[cfg(feature = "cpu")]
+pub mod cpu;
+pub mod cuda;
+pub mod neon;
+pub mod scalar;
+pub mod wgpu;
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Scalar,
+    Cpu,
+    Neon,
+    Cuda,
+    Wgpu,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 5] = [Self::Scalar, Self::Cpu, Self::Neon, Self::Cuda, Self::Wgpu];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scalar => "scalar",
+            Self::Cpu => "cpu",
+            Self::Neon => "neon",
+            Self::Cuda => "cuda",
+            Self::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::UnknownBackend(s.to_string()))
+    }
+}
+
+/// A place layers can run. Implementations are cheap to share across threads.
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+
+    /// One line saying what actually runs (instruction set, threads, device).
+    fn describe(&self) -> String;
+
+    /// Converts, packs or uploads the layer's weights, once.
+    fn prepare(&self, layer: &Layer) -> Result<Box<dyn Kernel>>;
+}
+
+/// A layer prepared on one backend.
+///
+/// Callers go through [`PreparedLayer`](crate::PreparedLayer), which checks
+/// every shape and length before a kernel sees them, so kernels may assume
+/// `input.len() == shape.len()`, `1 <= k <= G` and an output of exactly
+/// `layer.output_shape(shape, k)`.
+pub trait Kernel: Send {
+    /// Sizes internal buffers for inputs of `batch`×`h`×`w` at any active
+    /// group count, so later runs of that size allocate nothing.
+    fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()>;
+
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()>;
+}

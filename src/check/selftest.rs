@@ -1,0 +1,112 @@
+//! Runs backends against the oracle on a list of cases: what
+//! `groupscale selftest` prints and the test suite asserts.
+
+use std::sync::Arc;
+
+use crate::backend::scalar::ScalarBackend;
+use crate::backend::{Backend, BackendKind};
+use crate::check::cases::Case;
+use crate::check::compare;
+use crate::dispatch;
+use crate::exec::PreparedLayer;
+use crate::model::shape::Tensor;
+
+/// A backend to check, labelled with what makes it distinct (for the CPU
+/// backend, the instruction set).
+pub struct Target {
+    pub label: String,
+    pub backend: Arc<dyn Backend>,
+}
+
+/// Every available backend other than the oracle, restricted to `only` when
+/// given; the CPU backend once per instruction set this CPU supports.
+pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for probe in dispatch::registry().probes() {
+        let Ok(backend) = &probe.backend else {
+            continue;
+        };
+        if only.is_some_and(|k| k != probe.kind)
+            || (only.is_none() && probe.kind == BackendKind::Scalar)
+        {
+            continue;
+        }
+        #[cfg(feature = "cpu")]
+        if probe.kind == BackendKind::Cpu {
+            use crate::backend::cpu::{CpuBackend, CpuConfig, CpuIsa};
+            for isa in CpuIsa::supported() {
+                let config = CpuConfig {
+                    isa: Some(isa),
+                    ..CpuConfig::default()
+                };
+                if let Ok(cpu) = CpuBackend::new(config) {
+                    targets.push(Target {
+                        label: format!("cpu/{isa}"),
+                        backend: Arc::new(cpu),
+                    });
+                }
+            }
+            continue;
+        }
+        targets.push(Target {
+            label: probe.kind.to_string(),
+            backend: backend.clone(),
+        });
+    }
+    targets
+}
+
+/// The oracle's outputs for `cases`, computed once and shared by all targets.
+pub fn oracle_outputs(cases: &[Case]) -> Vec<Tensor> {
+    let oracle: Arc<dyn Backend> = Arc::new(ScalarBackend);
+    cases
+        .iter()
+        .map(|case| {
+            PreparedLayer::new(&oracle, case.layer.clone())
+                .and_then(|mut l| l.forward(&case.input, case.k))
+                .unwrap_or_else(|e| panic!("oracle failed on valid case {}: {e}", case.name))
+        })
+        .collect()
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub label: String,
+    pub passed: usize,
+    /// (case, what went wrong)
+    pub failures: Vec<(String, String)>,
+    /// The worst error over all passing cases, as a fraction of its tolerance.
+    pub worst: f32,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+pub fn check(target: &Target, cases: &[Case], expected: &[Tensor]) -> Outcome {
+    let mut outcome = Outcome {
+        label: target.label.clone(),
+        ..Outcome::default()
+    };
+    for (case, want) in cases.iter().zip(expected) {
+        let got = PreparedLayer::new(&target.backend, case.layer.clone())
+            .and_then(|mut l| l.forward(&case.input, case.k));
+        match got {
+            Err(e) => outcome.failures.push((case.name.clone(), e.to_string())),
+            Ok(got) if got.shape != want.shape => outcome.failures.push((
+                case.name.clone(),
+                format!("shape {} instead of {}", got.shape, want.shape),
+            )),
+            Ok(got) => match compare(&want.data, &got.data, case.depth()) {
+                Ok(ratio) => {
+                    outcome.passed += 1;
+                    outcome.worst = outcome.worst.max(ratio);
+                }
+                Err(m) => outcome.failures.push((case.name.clone(), m.to_string())),
+            },
+        }
+    }
+    outcome
+}

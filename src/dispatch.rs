@@ -1,0 +1,151 @@
+//! Which backend runs: detected once per process, overridable from the
+//! environment, strict on request.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::backend::scalar::ScalarBackend;
+use crate::backend::{self, Backend, BackendKind};
+use crate::error::{Error, Result};
+use crate::settings;
+
+/// Preference when nothing is forced: the first available wins.
+const PREFERENCE: [BackendKind; 5] = [
+    BackendKind::Cuda,
+    BackendKind::Wgpu,
+    BackendKind::Neon,
+    BackendKind::Cpu,
+    BackendKind::Scalar,
+];
+
+/// What detection found for one backend.
+pub struct Probe {
+    pub kind: BackendKind,
+    pub backend: Result<Arc<dyn Backend>, String>,
+    /// A note on a setting that could not be honoured (non-strict mode).
+    pub note: Option<String>,
+}
+
+pub struct Registry {
+    probes: Vec<Probe>,
+}
+
+/// The backends of this process, detected on first use.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::detect)
+}
+
+/// The backend to use when the caller names none (see [`Registry::select`]).
+pub fn default_backend() -> Result<Arc<dyn Backend>> {
+    registry().select().map(|s| s.backend)
+}
+
+/// A named backend, or an error saying why it is unavailable.
+pub fn backend(kind: BackendKind) -> Result<Arc<dyn Backend>> {
+    registry().get(kind)
+}
+
+pub struct Selection {
+    pub backend: Arc<dyn Backend>,
+    /// Why the forced backend was not used, when the choice fell back.
+    pub fallback: Option<String>,
+}
+
+impl Registry {
+    fn detect() -> Self {
+        let probes = BackendKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let (backend, note) = match kind {
+                    BackendKind::Scalar => (Ok(Arc::new(ScalarBackend) as Arc<dyn Backend>), None),
+                    BackendKind::Cpu => probe_cpu(),
+                    BackendKind::Neon => (backend::neon::probe(), None),
+                    BackendKind::Cuda => (backend::cuda::probe(), None),
+                    BackendKind::Wgpu => (backend::wgpu::probe(), None),
+                };
+                Probe {
+                    kind,
+                    backend,
+                    note,
+                }
+            })
+            .collect();
+        Self { probes }
+    }
+
+    pub fn probes(&self) -> &[Probe] {
+        &self.probes
+    }
+
+    fn probe(&self, kind: BackendKind) -> &Probe {
+        self.probes
+            .iter()
+            .find(|p| p.kind == kind)
+            .expect("every kind is probed")
+    }
+
+    pub fn get(&self, kind: BackendKind) -> Result<Arc<dyn Backend>> {
+        self.probe(kind)
+            .backend
+            .clone()
+            .map_err(|reason| Error::BackendUnavailable {
+                backend: kind,
+                reason,
+            })
+    }
+
+    pub fn available(&self) -> Vec<Arc<dyn Backend>> {
+        self.probes
+            .iter()
+            .filter_map(|p| p.backend.clone().ok())
+            .collect()
+    }
+
+    /// The forced backend (`GROUPSCALE_BACKEND`) if available; otherwise, in
+    /// strict mode an error, else the preferred available backend.
+    pub fn select(&self) -> Result<Selection> {
+        let mut fallback = None;
+        if let Some(name) = settings::var("GROUPSCALE_BACKEND") {
+            let kind: BackendKind = name.parse()?;
+            match self.get(kind) {
+                Ok(backend) => return Ok(Selection { backend, fallback }),
+                Err(e) if settings::strict() => return Err(e),
+                Err(e) => fallback = Some(e.to_string()),
+            }
+        }
+        let backend = PREFERENCE
+            .into_iter()
+            .find_map(|kind| self.probe(kind).backend.clone().ok())
+            .expect("the scalar backend is always available");
+        Ok(Selection { backend, fallback })
+    }
+}
+
+#[cfg(feature = "cpu")]
+fn probe_cpu() -> (Result<Arc<dyn Backend>, String>, Option<String>) {
+    use crate::backend::cpu::{CpuBackend, CpuConfig};
+    let config = match CpuConfig::from_env() {
+        Ok(config) => config,
+        Err(e) => return (Err(e.to_string()), None),
+    };
+    match CpuBackend::new(config.clone()) {
+        Ok(cpu) => (Ok(Arc::new(cpu)), None),
+        Err(e @ Error::IsaUnavailable { .. }) if !settings::strict() => {
+            let best = CpuBackend::new(CpuConfig {
+                isa: None,
+                ..config
+            });
+            (
+                best.map(|b| Arc::new(b) as Arc<dyn Backend>)
+                    .map_err(|e| e.to_string()),
+                Some(format!("{e}; using the best supported instead")),
+            )
+        }
+        Err(e) => (Err(e.to_string()), None),
+    }
+}
+
+#[cfg(not(feature = "cpu"))]
+fn probe_cpu() -> (Result<Arc<dyn Backend>, String>, Option<String>) {
+    (Err("built without the `cpu` feature".into()), None)
+}

@@ -1,0 +1,55 @@
+//! The crate's one error type. Every fallible public function returns it, so
+//! callers can match on what went wrong instead of parsing messages.
+
+use crate::backend::BackendKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A layer description that cannot be executed (G not dividing the
+    /// channels, a zero-sized kernel, ...).
+    #[error("invalid layer: {0}")]
+    InvalidSpec(String),
+
+    #[error("active groups k = {k} is out of range 1..={groups}")]
+    ActiveGroups { k: usize, groups: usize },
+
+    #[error("{what}: expected {expected} elements, got {got}")]
+    ElementCount {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+
+    /// An input tensor whose shape does not match what the layer reads with
+    /// the requested number of active groups.
+    #[error("input shape: {0}")]
+    Shape(String),
+
+    #[error("backend `{backend}` is unavailable: {reason}")]
+    BackendUnavailable {
+        backend: BackendKind,
+        reason: String,
+    },
+
+    #[error("unknown backend `{0}` (expected one of scalar, cpu, neon, cuda, wgpu)")]
+    UnknownBackend(String),
+
+    #[error("CPU instruction set `{isa}` is unavailable: {reason}")]
+    IsaUnavailable { isa: String, reason: String },
+
+    #[error("invalid setting {name}={value}: {reason}")]
+    Setting {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("thread pool: {0}")]
+    ThreadPool(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidSpec(msg.into())
+}

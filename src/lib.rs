@@ -1,0 +1,47 @@
+//! # groupscale
+//!
+//! Grouped-convolution kernels for dynamic DNNs whose cost scales at run time
+//! (Xun et al., "Incremental Training and Group Convolution Pruning for
+//! Runtime DNN Performance Scaling on Heterogeneous Embedded Platforms",
+//! MLCAD 2019). A layer's channels are split into G groups trained one after
+//! another; running only the first k groups cuts time and energy roughly by
+//! k/G, and k can change between two calls with no reload.
+//!
+//! ```
+//! use groupscale::{Conv2d, Conv2dSpec, Connectivity, PreparedLayer, Shape4, Tensor};
+//!
+//! let spec = Conv2dSpec::new(8, 8, 3, 1, 4, Connectivity::Isolated).with_relu(true);
+//! let conv = Conv2d::new(spec, vec![0.1; spec.layout().weight_len()], None)?;
+//! let backend = groupscale::default_backend()?;
+//! let mut layer = PreparedLayer::new(&backend, conv.into())?;
+//! // Two of four groups active: the input holds 2·8/4 = 4 channels.
+//! let x = Tensor::new(Shape4::new(1, 4, 6, 6), vec![1.0; 144])?;
+//! let y = layer.forward(&x, 2)?;
+//! assert_eq!(y.shape, Shape4::new(1, 4, 6, 6));
+//! # Ok::<(), groupscale::Error>(())
+//! ```
+
+pub mod backend;
+pub mod check;
+pub mod dispatch;
+pub mod error;
+pub mod exec;
+pub mod model;
+pub mod presets;
+pub mod settings;
+
+#[cfg(feature = "cpu")]
+pub use backend::cpu::{CpuBackend, CpuConfig, CpuIsa};
+pub use backend::scalar::ScalarBackend;
+pub use backend::{Backend, BackendKind, Kernel};
+pub use dispatch::{backend, default_backend, registry};
+pub use error::{Error, Result};
+pub use exec::PreparedLayer;
+pub use model::conv::{Conv2d, Conv2dSpec};
+pub use model::group::{Connectivity, GroupLayout};
+pub use model::head::{Head, HeadSpec};
+pub use model::layer::Layer;
+pub use model::linear::{Linear, LinearSpec};
+pub use model::pool::MaxPool2dSpec;
+pub use model::shape::{Shape4, Tensor};
+pub use model::weights::WeightData;

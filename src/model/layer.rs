@@ -1,0 +1,76 @@
+use crate::error::Result;
+use crate::model::conv::Conv2d;
+use crate::model::head::Head;
+use crate::model::linear::Linear;
+use crate::model::pool::MaxPool2dSpec;
+use crate::model::shape::Shape4;
+
+/// Every operation a backend runs. Each one is told how many groups are
+/// active; the group-free operations (pooling, softmax) ignore it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Layer {
+    Conv2d(Conv2d),
+    MaxPool2d(MaxPool2dSpec),
+    Linear(Linear),
+    Head(Head),
+    /// Softmax over each batch item's flattened values.
+    Softmax,
+}
+
+impl Layer {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Conv2d(_) => "conv2d",
+            Self::MaxPool2d(_) => "max_pool2d",
+            Self::Linear(_) => "linear",
+            Self::Head(_) => "head",
+            Self::Softmax => "softmax",
+        }
+    }
+
+    /// Groups the layer is split into (1 for the group-free operations).
+    pub fn groups(&self) -> usize {
+        match self {
+            Self::Conv2d(c) => c.spec().groups,
+            Self::Linear(l) => l.spec().groups,
+            Self::Head(h) => h.spec().groups,
+            Self::MaxPool2d(_) | Self::Softmax => 1,
+        }
+    }
+
+    /// The output shape for `input` with `k` active groups; every check of a
+    /// caller's input happens here, before any backend runs.
+    pub fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4> {
+        match self {
+            Self::Conv2d(c) => c.spec().output_shape(input, k),
+            Self::MaxPool2d(p) => p.output_shape(input),
+            Self::Linear(l) => l.spec().output_shape(input, k),
+            Self::Head(h) => h.spec().output_shape(input, k),
+            Self::Softmax => Ok(input),
+        }
+    }
+}
+
+impl From<Conv2d> for Layer {
+    fn from(c: Conv2d) -> Self {
+        Self::Conv2d(c)
+    }
+}
+
+impl From<Linear> for Layer {
+    fn from(l: Linear) -> Self {
+        Self::Linear(l)
+    }
+}
+
+impl From<Head> for Layer {
+    fn from(h: Head) -> Self {
+        Self::Head(h)
+    }
+}
+
+impl From<MaxPool2dSpec> for Layer {
+    fn from(p: MaxPool2dSpec) -> Self {
+        Self::MaxPool2d(p)
+    }
+}

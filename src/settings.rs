@@ -1,0 +1,74 @@
+//! Environment overrides, parsed in one place.
+//!
+//! - `GROUPSCALE_BACKEND=scalar|cpu|neon|cuda|wgpu` forces the default backend.
+//! - `GROUPSCALE_STRICT=1` turns a forced choice that cannot be honoured into
+//!   an error instead of a fallback.
+//! - `GROUPSCALE_CPU_ISA=avx512|avx2|portable`, `GROUPSCALE_THREADS=N` and
+//!   `GROUPSCALE_CORES=0-3,6` configure the CPU backend.
+
+use crate::error::{Error, Result};
+
+/// The variable's value, if set and non-empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn strict() -> bool {
+    var("GROUPSCALE_STRICT").is_some_and(|v| !matches!(v.trim(), "0" | "false" | "no"))
+}
+
+pub fn parse_count(name: &'static str, value: &str) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::Setting {
+            name,
+            value: value.into(),
+            reason: "expected a whole number of at least 1".into(),
+        }),
+    }
+}
+
+/// Parses a Linux CPU list such as `0-3,6`.
+pub fn parse_cpu_list(name: &'static str, value: &str) -> Result<Vec<usize>> {
+    let bad = |reason: &str| Error::Setting {
+        name,
+        value: value.into(),
+        reason: reason.into(),
+    };
+    let mut cores = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let number = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| bad("expected a list like 0-3,6"))
+        };
+        match part.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (number(lo)?, number(hi)?);
+                if lo > hi {
+                    return Err(bad("a range runs from low to high"));
+                }
+                cores.extend(lo..=hi);
+            }
+            None => cores.push(number(part)?),
+        }
+    }
+    if cores.is_empty() {
+        return Err(bad("the list names no core"));
+    }
+    Ok(cores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_parse_like_sysfs() {
+        assert_eq!(parse_cpu_list("X", "0-3,6").unwrap(), vec![0, 1, 2, 3, 6]);
+        assert_eq!(parse_cpu_list("X", " 4 ").unwrap(), vec![4]);
+        assert!(parse_cpu_list("X", "3-1").is_err());
+        assert!(parse_cpu_list("X", "a").is_err());
+        assert!(parse_cpu_list("X", ",").is_err());
+    }
+}
