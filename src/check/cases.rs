@@ -65,8 +65,8 @@ pub fn conv_case(
 ) -> Case {
     let mut rng = StdRng::seed_from_u64(seed);
     let layout = spec.layout();
-    let w = weights(&mut rng, layout.weight_len(), seed % 5 == 0);
-    let bias = (seed % 3 != 0).then(|| values(&mut rng, spec.out_channels));
+    let w = weights(&mut rng, layout.weight_len(), seed.is_multiple_of(5));
+    let bias = (!seed.is_multiple_of(3)).then(|| values(&mut rng, spec.out_channels));
     let shape = Shape4::new(batch, layout.active_inputs(k), hw[0], hw[1]);
     Case {
         name: name.into(),
@@ -79,7 +79,7 @@ pub fn conv_case(
 fn linear_case(name: &str, spec: LinearSpec, batch: usize, k: usize, seed: u64) -> Case {
     let mut rng = StdRng::seed_from_u64(seed);
     let layout = spec.layout();
-    let w = weights(&mut rng, layout.weight_len(), seed % 2 == 0);
+    let w = weights(&mut rng, layout.weight_len(), seed.is_multiple_of(2));
     let bias = Some(values(&mut rng, spec.out_features));
     let shape = Shape4::flat(batch, layout.active_inputs(k));
     Case {

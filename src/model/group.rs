@@ -81,12 +81,12 @@ impl GroupLayout {
         if inputs == 0 || outputs == 0 || taps == 0 {
             return Err(invalid("channel counts and kernel size must be non-zero"));
         }
-        if outputs % groups != 0 {
+        if !outputs.is_multiple_of(groups) {
             return Err(invalid(format!(
                 "groups G = {groups} does not divide the {outputs} output channels"
             )));
         }
-        if connectivity != Connectivity::Full && inputs % groups != 0 {
+        if connectivity != Connectivity::Full && !inputs.is_multiple_of(groups) {
             return Err(invalid(format!(
                 "groups G = {groups} does not divide the {inputs} input channels \
                  ({connectivity} connectivity splits the input)"

@@ -21,7 +21,7 @@ impl HeadSpec {
         if self.groups == 0 || self.classes == 0 || self.in_features == 0 {
             return Err(invalid("head sizes must be non-zero"));
         }
-        if self.in_features % self.groups != 0 {
+        if !self.in_features.is_multiple_of(self.groups) {
             return Err(invalid(format!(
                 "groups G = {} does not divide the head's {} input features",
                 self.groups, self.in_features

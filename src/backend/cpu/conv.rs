@@ -125,7 +125,7 @@ impl<K: TileKernel> CpuConv<K> {
             groups,
             packed,
             bias,
-            merge_groups: spec.connectivity == Connectivity::Full && og % K::LANES == 0,
+            merge_groups: spec.connectivity == Connectivity::Full && og.is_multiple_of(K::LANES),
             plan: None,
             workers,
             kernel: PhantomData,

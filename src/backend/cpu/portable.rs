@@ -23,6 +23,8 @@ impl TileKernel for Portable {
     }
 }
 
+// Index loops over the register arrays mirror the x86 kernels and unroll fully.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn tile<const MV: usize>(t: &TileArgs) {
     let mut acc = [[[0.0f32; LANES]; MV]; PIXELS];

@@ -24,6 +24,8 @@ macro_rules! x86_tile_kernel {
             }
         }
 
+        // Index loops over the register arrays unroll fully into registers.
+        #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = $feature)]
         unsafe fn tile<const MV: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
             use std::arch::x86_64::*;

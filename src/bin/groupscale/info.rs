@@ -1,0 +1,32 @@
+use crate::Outcome;
+
+pub fn run() -> anyhow::Result<Outcome> {
+    println!("groupscale {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "cpu: {} cores online, {}, features: {}",
+        groupscale::backend::cpu::default_threads(),
+        std::env::consts::ARCH,
+        groupscale::backend::cpu::isa::features().join(" ")
+    );
+    let supported: Vec<String> = groupscale::CpuIsa::supported()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    println!("cpu kernels this CPU runs: {}", supported.join(", "));
+    println!("backends:");
+    for probe in groupscale::registry().probes() {
+        match &probe.backend {
+            Ok(b) => println!("  {:<7} available    {}", probe.kind, b.describe()),
+            Err(why) => println!("  {:<7} unavailable  {why}", probe.kind),
+        }
+        if let Some(note) = &probe.note {
+            println!("          note: {note}");
+        }
+    }
+    let selection = groupscale::registry().select()?;
+    println!("default backend: {}", selection.backend.kind());
+    if let Some(why) = selection.fallback {
+        println!("  (GROUPSCALE_BACKEND fell back: {why})");
+    }
+    Ok(Outcome::Done)
+}

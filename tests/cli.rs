@@ -1,0 +1,225 @@
+//! The `groupscale` binary as a user meets it: real .npy files in and out,
+//! one-line errors with exit status 2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use npyz::WriterBuilder;
+
+fn groupscale(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_groupscale"))
+        .args(args)
+        .env_remove("GROUPSCALE_BACKEND")
+        .env_remove("GROUPSCALE_STRICT")
+        .output()
+        .expect("the binary runs")
+}
+
+fn write_npy(path: &Path, shape: &[u64], data: &[f32]) {
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::fs::File::create(path).unwrap())
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+}
+
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    (npy.shape().to_vec(), npy.into_vec().unwrap())
+}
+
+/// Exit status 2 and exactly one line on stderr naming the problem.
+fn assert_clean_failure(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "more than one line: {stderr}"
+    );
+    assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+struct ConvFiles {
+    dir: tempfile::TempDir,
+}
+
+impl ConvFiles {
+    /// Input [1, 2, 5, 5] for k = 1 of an isolated 4→4 layer with G = 2.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let x: Vec<f32> = (0..50).map(|i| i as f32 / 10.0 - 2.0).collect();
+        write_npy(&dir.path().join("x.npy"), &[1, 2, 5, 5], &x);
+        let w: Vec<f32> = (0..72).map(|i| (i % 7) as f32 / 7.0 - 0.4).collect();
+        write_npy(&dir.path().join("w.npy"), &[4, 2, 3, 3], &w);
+        write_npy(&dir.path().join("b.npy"), &[4], &[0.1, -0.2, 0.3, 0.0]);
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "conv",
+            "--input",
+            &self.path("x.npy"),
+            "--weight",
+            &self.path("w.npy"),
+            "--bias",
+            &self.path("b.npy"),
+            "--in-channels",
+            "4",
+            "--out-channels",
+            "4",
+            "--kernel",
+            "3,3",
+            "--groups",
+            "2",
+            "--active",
+            "1",
+            "--connectivity",
+            "isolated",
+            "--padding",
+            "1",
+            "--relu",
+            "--output",
+            &self.path("y.npy"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        let args = self.args(extra);
+        groupscale(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
+#[test]
+fn conv_writes_the_same_result_on_every_backend() {
+    let files = ConvFiles::new();
+    let mut results = Vec::new();
+    for backend in ["scalar", "cpu"] {
+        let out = files.run(&["--backend", backend]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (shape, y) = read_npy(&files.dir.path().join("y.npy"));
+        assert_eq!(shape, vec![1, 2, 5, 5]);
+        assert!(y.iter().all(|v| *v >= 0.0), "ReLU applied");
+        results.push(y);
+    }
+    for (a, b) in results[0].iter().zip(&results[1]) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn bad_conv_arguments_fail_cleanly() {
+    let files = ConvFiles::new();
+    assert_clean_failure(&files.run(&["--groups", "3"]), "does not divide");
+    assert_clean_failure(&files.run(&["--active", "0"]), "out of range");
+    assert_clean_failure(&files.run(&["--active", "3"]), "out of range");
+    assert_clean_failure(
+        &files.run(&["--out-channels", "8"]),
+        "expected 144 elements, got 72",
+    );
+    assert_clean_failure(&files.run(&["--backend", "cuda"]), "unavailable");
+    assert_clean_failure(&files.run(&["--backend", "tpu"]), "unknown backend");
+    assert_clean_failure(&files.run(&["--kernel", "3,x"]), "--kernel");
+
+    let missing = groupscale(
+        &files
+            .args(&[])
+            .iter()
+            .map(|a| a.replace("x.npy", "nope.npy"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_clean_failure(&missing, "cannot read");
+
+    // Truncated file, and a float64 file.
+    let x = std::fs::read(files.dir.path().join("x.npy")).unwrap();
+    std::fs::write(files.dir.path().join("x.npy"), &x[..x.len() - 8]).unwrap();
+    assert_clean_failure(&files.run(&[]), "x.npy");
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[1, 2, 5, 5])
+        .writer(std::fs::File::create(files.dir.path().join("x.npy")).unwrap())
+        .begin_nd()
+        .unwrap();
+    w.extend((0..50).map(|i| i as f64)).unwrap();
+    w.finish().unwrap();
+    assert_clean_failure(&files.run(&[]), "float32");
+}
+
+#[test]
+fn selftest_passes_and_reports_skips() {
+    let out = groupscale(&["selftest", "--random", "8"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("cpu/"), "{stdout}");
+    assert!(
+        stdout.contains("cuda           skipped"),
+        "a skipped backend says so: {stdout}"
+    );
+}
+
+#[test]
+fn forced_backends_are_strict_when_asked() {
+    assert_clean_failure(
+        &groupscale(&["selftest", "--backend", "wgpu"]),
+        "unavailable",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_groupscale"))
+        .arg("info")
+        .env("GROUPSCALE_BACKEND", "cuda")
+        .env("GROUPSCALE_STRICT", "1")
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, "cuda");
+    let relaxed = Command::new(env!("CARGO_BIN_EXE_groupscale"))
+        .arg("info")
+        .env("GROUPSCALE_BACKEND", "cuda")
+        .env_remove("GROUPSCALE_STRICT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&relaxed.stdout);
+    assert!(
+        relaxed.status.success() && stdout.contains("fell back"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bench_prints_every_layer_and_k() {
+    let out = groupscale(&["bench", "--json", "--time-ms", "5", "--threads", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 20, "5 layers × 4 k");
+    assert!(rows.iter().all(|r| r["gflops"].as_f64().unwrap() > 0.0));
+    assert_clean_failure(&groupscale(&["bench", "--batch", "0"]), "batch");
+    assert_clean_failure(
+        &groupscale(&["bench", "--backend", "scalar", "--threads", "2"]),
+        "cpu backend",
+    );
+}

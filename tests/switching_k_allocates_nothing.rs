@@ -1,0 +1,69 @@
+//! Once a layer is prepared and reserved, changing the active group count
+//! allocates nothing: counted with a global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use groupscale::presets::alexnet_cifar;
+use groupscale::{Backend, CpuBackend, CpuConfig, CpuIsa, PreparedLayer};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn switching_k_on_one_thread_allocates_nothing() {
+    for isa in CpuIsa::supported() {
+        let backend: Arc<dyn Backend> = Arc::new(
+            CpuBackend::new(CpuConfig {
+                isa: Some(isa),
+                threads: Some(1),
+                cores: None,
+            })
+            .unwrap(),
+        );
+        for preset in alexnet_cifar() {
+            let [h, w] = preset.input_hw;
+            let mut layer = PreparedLayer::new(&backend, preset.layer(1).unwrap().into()).unwrap();
+            layer.reserve(2, h, w).unwrap();
+            let input = vec![0.25f32; preset.input_shape(2, 4).len()];
+            let mut output = vec![
+                0.0f32;
+                layer
+                    .output_shape(preset.input_shape(2, 4), 4)
+                    .unwrap()
+                    .len()
+            ];
+            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            for k in [4, 1, 3, 2, 4, 1] {
+                for batch in [2, 1] {
+                    let shape = preset.input_shape(batch, k);
+                    let out_len = layer.output_shape(shape, k).unwrap().len();
+                    layer
+                        .run(&input[..shape.len()], shape, k, &mut output[..out_len])
+                        .unwrap();
+                }
+            }
+            let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+            assert_eq!(
+                allocations, 0,
+                "{} on {isa}: {allocations} allocations while switching k",
+                preset.name
+            );
+        }
+    }
+}
