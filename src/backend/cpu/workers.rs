@@ -1,16 +1,28 @@
-//! A worker pool whose threads can be pinned to chosen cores, so that a layer
-//! can be mapped onto one cluster of a big.LITTLE CPU.
+//! A low-latency worker pool whose threads can be pinned to chosen cores, so
+//! that a layer can be mapped onto one cluster of a big.LITTLE CPU.
+//!
+//! Layers at batch 1 last tens of microseconds, so waking sleeping threads
+//! through the kernel for every layer would cost as much as the layer. Workers
+//! therefore spin for a while after each job before they park, the calling
+//! thread takes a share of the tasks, and a job lives on the caller's stack:
+//! running one allocates nothing.
 
-use std::sync::Arc;
-
-use rayon::prelude::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// How long an idle worker spins before parking; longer than the gap
+/// between two layers of a network, short enough not to burn a core for long.
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(300);
+
 #[derive(Clone)]
 pub(crate) struct Workers {
-    /// `None`: run on the caller's thread (one unpinned thread).
-    pool: Option<Arc<rayon::ThreadPool>>,
+    /// `None`: one unpinned thread, the caller's.
+    pool: Option<Arc<Pool>>,
     threads: usize,
     cores: Option<Vec<usize>>,
 }
@@ -25,34 +37,24 @@ impl Workers {
                 return Err(Error::ThreadPool("core list is empty".into()));
             }
             let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-            if let Some(bad) = cores.iter().find(|&&c| c >= libc::CPU_SETSIZE as usize) {
+            if let Some(bad) = cores
+                .iter()
+                .find(|&&c| c >= online.max(libc::CPU_SETSIZE as usize))
+            {
                 return Err(Error::ThreadPool(format!(
                     "core {bad} is out of range ({online} cores online)"
                 )));
             }
         }
-        if threads == 1 && cores.is_none() {
-            return Ok(Self {
-                pool: None,
-                threads,
-                cores,
-            });
-        }
-        let pin_to = cores.clone();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("groupscale-{i}"))
-            .start_handler(move |i| {
-                if let Some(cores) = &pin_to {
-                    // Pinning is best effort: a core that went offline leaves the
-                    // worker unpinned rather than failing a running layer.
-                    let _ = pin_current_thread(cores[i % cores.len()]);
-                }
-            })
-            .build()
-            .map_err(|e| Error::ThreadPool(e.to_string()))?;
+        let pool = match (&cores, threads) {
+            (None, 1) => None,
+            // Unpinned: the caller is one of the threads.
+            (None, _) => Some(Pool::start(threads - 1, None, true)?),
+            // Pinned: every thread that computes is pinned, so the caller waits.
+            (Some(cores), _) => Some(Pool::start(threads, Some(cores.clone()), false)?),
+        };
         Ok(Self {
-            pool: Some(Arc::new(pool)),
+            pool,
             threads,
             cores,
         })
@@ -66,20 +68,207 @@ impl Workers {
         self.cores.as_deref()
     }
 
-    /// Runs `task(0..tasks)`, in parallel when there is a pool.
-    pub fn run(&self, tasks: usize, task: impl Fn(usize) + Sync + Send) {
+    /// Runs `task(0..tasks)`, spread over the pool, and returns when all are done.
+    pub fn run(&self, tasks: usize, task: impl Fn(usize) + Sync) {
         match &self.pool {
-            Some(pool) if tasks > 1 => pool.install(|| (0..tasks).into_par_iter().for_each(task)),
-            Some(pool) => pool.install(|| (0..tasks).for_each(task)),
-            None => (0..tasks).for_each(task),
+            Some(pool) if tasks > 1 || !pool.caller_works => pool.run(tasks, &task),
+            _ => (0..tasks).for_each(task),
+        }
+    }
+}
+
+/// One parallel call, on the caller's stack.
+struct Job<'a> {
+    task: &'a (dyn Fn(usize) + Sync),
+    tasks: usize,
+    next: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+}
+
+impl Job<'_> {
+    fn work(&self) {
+        loop {
+            let t = self.next.fetch_add(1, Relaxed);
+            if t >= self.tasks {
+                return;
+            }
+            if catch_unwind(AssertUnwindSafe(|| (self.task)(t))).is_err() {
+                self.panicked.store(true, Relaxed);
+            }
+            self.done.fetch_add(1, Release);
+        }
+    }
+}
+
+struct Shared {
+    /// Bumped for every job; workers watch it.
+    epoch: AtomicU64,
+    /// The current job, or null. Erased lifetime: see `Pool::run`.
+    job: AtomicPtr<Job<'static>>,
+    /// Workers currently looking at `job`.
+    active: AtomicUsize,
+    parked: AtomicUsize,
+    shutdown: AtomicBool,
+    park: Mutex<()>,
+    wake: Condvar,
+}
+
+struct Pool {
+    shared: Arc<Shared>,
+    handles: Vec<JoinHandle<()>>,
+    caller_works: bool,
+    /// One job at a time: kernels sharing the pool may run from several threads.
+    running: Mutex<()>,
+}
+
+impl Pool {
+    fn start(workers: usize, cores: Option<Vec<usize>>, caller_works: bool) -> Result<Arc<Self>> {
+        let shared = Arc::new(Shared {
+            epoch: AtomicU64::new(0),
+            job: AtomicPtr::new(std::ptr::null_mut()),
+            active: AtomicUsize::new(0),
+            parked: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            park: Mutex::new(()),
+            wake: Condvar::new(),
+        });
+        let mut pool = Pool {
+            shared: shared.clone(),
+            handles: Vec::with_capacity(workers),
+            caller_works,
+            running: Mutex::new(()),
+        };
+        for i in 0..workers {
+            let shared = shared.clone();
+            let core = cores.as_ref().map(|c| c[i % c.len()]);
+            let handle = std::thread::Builder::new()
+                .name(format!("groupscale-{i}"))
+                .spawn(move || {
+                    if let Some(core) = core {
+                        // Best effort: a core that went offline leaves the worker
+                        // unpinned rather than failing a running layer.
+                        let _ = pin_current_thread(core);
+                    }
+                    worker_loop(&shared);
+                })
+                .map_err(|e| Error::ThreadPool(format!("cannot start a worker thread: {e}")))?;
+            pool.handles.push(handle);
+        }
+        Ok(Arc::new(pool))
+    }
+
+    fn run(&self, tasks: usize, task: &(dyn Fn(usize) + Sync)) {
+        let _one_at_a_time = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let job = Job {
+            task,
+            tasks,
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            panicked: AtomicBool::new(false),
+        };
+        let s = &*self.shared;
+        // SAFETY: workers dereference `job` only between incrementing `active`
+        // and decrementing it, after seeing it non-null; below, we null it and
+        // then wait for `active` to reach zero before `job` goes out of scope.
+        // With SeqCst on both sides a worker either is counted in `active`
+        // or sees null.
+        s.job.store(&job as *const Job as *mut Job<'static>, SeqCst);
+        s.epoch.fetch_add(1, SeqCst);
+        if s.parked.load(SeqCst) > 0 {
+            let _guard = s.park.lock().unwrap_or_else(|e| e.into_inner());
+            s.wake.notify_all();
+        }
+        if self.caller_works {
+            job.work();
+        }
+        wait_until(|| job.done.load(Acquire) == tasks);
+        s.job.store(std::ptr::null_mut(), SeqCst);
+        wait_until(|| s.active.load(SeqCst) == 0);
+        if job.panicked.load(Relaxed) {
+            panic!("a groupscale worker task panicked");
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, SeqCst);
+        {
+            let _guard = self.shared.park.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.wake.notify_all();
+        }
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn worker_loop(s: &Shared) {
+    // The epoch at creation, not now: a job published before this thread got
+    // here must still be picked up.
+    let mut seen = 0;
+    loop {
+        let mut idle_since = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if s.shutdown.load(Relaxed) {
+                return;
+            }
+            let epoch = s.epoch.load(Acquire);
+            if epoch != seen {
+                seen = epoch;
+                break;
+            }
+            spins = spins.wrapping_add(1);
+            if spins % 64 != 0 || idle_since.elapsed() < SPIN_BEFORE_PARK {
+                std::hint::spin_loop();
+                continue;
+            }
+            let guard = s.park.lock().unwrap_or_else(|e| e.into_inner());
+            s.parked.fetch_add(1, SeqCst);
+            // Checked under the lock that `run` takes to notify: no lost wake-up.
+            if s.epoch.load(SeqCst) == seen && !s.shutdown.load(SeqCst) {
+                drop(s.wake.wait(guard).unwrap_or_else(|e| e.into_inner()));
+            } else {
+                drop(guard);
+            }
+            s.parked.fetch_sub(1, SeqCst);
+            idle_since = Instant::now();
+        }
+        s.active.fetch_add(1, SeqCst);
+        let job = s.job.load(SeqCst);
+        if !job.is_null() {
+            // SAFETY: see `Pool::run`; counted in `active`, so `job` is alive.
+            unsafe { (*job).work() };
+        }
+        s.active.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Spins briefly, then yields: a waiting caller must not starve the workers
+/// it waits for on a machine with few cores.
+fn wait_until(done: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !done() {
+        spins = spins.saturating_add(1);
+        if spins < 2_000 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
         }
     }
 }
 
 #[cfg(target_os = "linux")]
 fn pin_current_thread(core: usize) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET stays in bounds because
-    // `core < CPU_SETSIZE` was checked in `Workers::new`.
+    if core >= libc::CPU_SETSIZE as usize {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "core out of range",
+        ));
+    }
+    // SAFETY: cpu_set_t is plain data and `core < CPU_SETSIZE`.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(core, &mut set);
@@ -135,5 +324,53 @@ impl SharedConst {
 
     pub fn ptr(self) -> *const f32 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_runs_once_on_any_pool() {
+        for (threads, cores) in [(1, None), (2, None), (3, None), (2, Some(vec![0]))] {
+            let workers = Workers::new(threads, cores).unwrap();
+            for tasks in [0, 1, 2, 7, 100] {
+                let hits: Vec<AtomicUsize> = (0..tasks).map(|_| AtomicUsize::new(0)).collect();
+                for _ in 0..50 {
+                    workers.run(tasks, |t| {
+                        hits[t].fetch_add(1, Relaxed);
+                    });
+                }
+                assert!(
+                    hits.iter().all(|h| h.load(Relaxed) == 50),
+                    "{threads} threads, {tasks} tasks"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parked_workers_wake_up() {
+        let workers = Workers::new(2, None).unwrap();
+        std::thread::sleep(SPIN_BEFORE_PARK * 4);
+        let count = AtomicUsize::new(0);
+        workers.run(64, |_| {
+            count.fetch_add(1, Relaxed);
+        });
+        assert_eq!(count.load(Relaxed), 64);
+    }
+
+    #[test]
+    fn a_panicking_task_is_reported_not_hung() {
+        let workers = Workers::new(2, None).unwrap();
+        let result = catch_unwind(AssertUnwindSafe(|| workers.run(8, |t| assert!(t != 5))));
+        assert!(result.is_err());
+        // The pool still works afterwards.
+        let count = AtomicUsize::new(0);
+        workers.run(8, |_| {
+            count.fetch_add(1, Relaxed);
+        });
+        assert_eq!(count.load(Relaxed), 8);
     }
 }

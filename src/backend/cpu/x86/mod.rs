@@ -6,7 +6,7 @@ macro_rules! x86_tile_kernel {
     (
         $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
         zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
-        fma: $fma:ident, add: $add:ident, max: $max:ident
+        fma: $fma:ident, add: $add:ident, max: $max:ident, full_tile_store: $full_tile_store:path
     ) => {
         pub(crate) struct $name;
 
@@ -28,7 +28,6 @@ macro_rules! x86_tile_kernel {
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = $feature)]
         unsafe fn tile<const MV: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
-            use std::arch::x86_64::*;
             let mut acc = [[$zero(); MV]; $pixels];
             let pix = t.pix;
             for d in 0..t.depth {
@@ -44,31 +43,114 @@ macro_rules! x86_tile_kernel {
                     }
                 }
             }
-            let mut tmp = [0.0f32; $pixels * 2 * $lanes];
-            let width = MV * $lanes;
+            let mut out = [[$zero(); MV]; $pixels];
             for v in 0..MV {
                 let bias = $load(t.bias.add(v * $lanes));
                 for i in 0..$pixels {
-                    let mut r = $add(acc[i][v], bias);
+                    out[i][v] = $add(acc[i][v], bias);
                     if t.relu {
-                        r = $max(r, $zero());
+                        out[i][v] = $max(out[i][v], $zero());
                     }
-                    $store(tmp.as_mut_ptr().add(i * width + v * $lanes), r);
                 }
             }
-            $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+            if t.rows == MV * $lanes && t.cols == $pixels {
+                $full_tile_store(&out, t);
+            } else {
+                let mut tmp = [0.0f32; $pixels * 2 * $lanes];
+                let width = MV * $lanes;
+                for i in 0..$pixels {
+                    for v in 0..MV {
+                        $store(tmp.as_mut_ptr().add(i * width + v * $lanes), out[i][v]);
+                    }
+                }
+                $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+            }
         }
     };
 }
 
 pub(crate) mod avx512 {
+    use std::arch::x86_64::*;
+
+    use crate::backend::cpu::tile::TileArgs;
+
     x86_tile_kernel!(Avx512, isa: crate::CpuIsa::Avx512, feature: "avx512f", lanes: 16, pixels: 8,
         zero: _mm512_setzero_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, splat: _mm512_set1_ps,
-        fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps);
+        fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, full_tile_store: store_full_tile);
+
+    /// Writes 8 pixels × `16·MV` channels: each 8×8 block is transposed in
+    /// registers, so every output channel gets one 8-float store.
+    #[inline(always)]
+    unsafe fn store_full_tile<const MV: usize>(out: &[[__m512; MV]; 8], t: &TileArgs) {
+        for v in 0..MV {
+            for half in 0..2 {
+                let rows: [__m256; 8] = std::array::from_fn(|i| {
+                    let wide = _mm512_castps_pd(out[i][v]);
+                    _mm256_castpd_ps(if half == 0 {
+                        _mm512_castpd512_pd256(wide)
+                    } else {
+                        _mm512_extractf64x4_pd::<1>(wide)
+                    })
+                });
+                let columns = transpose8x8(rows);
+                let first_channel = v * 16 + half * 8;
+                for (c, column) in columns.iter().enumerate() {
+                    _mm256_storeu_ps(t.out.add((first_channel + c) * t.ld), *column);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn transpose8x8(r: [__m256; 8]) -> [__m256; 8] {
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ]
+    }
 }
 
 pub(crate) mod avx2 {
+    use std::arch::x86_64::*;
+
+    use crate::backend::cpu::tile::TileArgs;
+
     x86_tile_kernel!(Avx2, isa: crate::CpuIsa::Avx2, feature: "avx2,fma", lanes: 8, pixels: 6,
         zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, splat: _mm256_set1_ps,
-        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps);
+        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, full_tile_store: store_full_tile);
+
+    /// Six pixels do not fill a vector: store through a small buffer.
+    #[inline(always)]
+    unsafe fn store_full_tile<const MV: usize>(out: &[[__m256; MV]; 6], t: &TileArgs) {
+        let mut tmp = [0.0f32; 6 * 16];
+        let width = MV * 8;
+        for (i, pixel) in out.iter().enumerate() {
+            for (v, lanes) in pixel.iter().enumerate() {
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(i * width + v * 8), *lanes);
+            }
+        }
+        crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+    }
 }
