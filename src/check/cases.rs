@@ -338,6 +338,36 @@ pub fn named() -> Vec<Case> {
         ),
         plain_case("softmax", Layer::Softmax, Shape4::flat(3, 10), 52),
     ];
+    // Single-sliver segments over rows of at least 16 pixels at stride 1 take
+    // the row tiles (16 pixels on AVX-512, 12 on AVX2), full and partial.
+    cases.push(conv_case(
+        "row-tiles-full-16",
+        conv(3, 64, 5, 2, 4, Full),
+        1,
+        [6, 37],
+        1,
+        61,
+    ));
+    cases.push(conv_case(
+        "row-tiles-full-8",
+        conv(8, 16, 3, 1, 2, Isolated).with_relu(true),
+        2,
+        [5, 30],
+        2,
+        62,
+    ));
+    cases.push(conv_case(
+        "row-tiles-narrow-strided-dilated",
+        Conv2dSpec {
+            stride: [2, 1],
+            dilation: [1, 2],
+            ..conv(4, 10, 3, 2, 2, Isolated)
+        },
+        2,
+        [7, 27],
+        2,
+        63,
+    ));
     // A first layer's shape at full width, as the network runs it.
     cases.push(conv_case(
         "alexnet-l1-like",

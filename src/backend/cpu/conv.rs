@@ -276,6 +276,7 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
         let out = SharedMut::new(output);
         let (packed, bias, kofs, pixtab) = (&self.packed, &self.bias, &plan.kofs, &plan.pix);
         let relu = self.spec.relu;
+        let (stride_w, wo) = (self.spec.stride[1], plan.wo);
         let this = &*self;
 
         this.workers.run(row_tasks * splits, |task| {
@@ -307,17 +308,37 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
                 cols: 0,
             };
             let out_row = (n * out_channels + first_channel) * npix;
-            for q in pixel_tiles * split / splits..pixel_tiles * (split + 1) / splits {
-                let p0 = q * K::PIXELS;
+            let (first, last) = (
+                pixel_tiles * split / splits * K::PIXELS,
+                (pixel_tiles * (split + 1) / splits * K::PIXELS).min(npix),
+            );
+            let mut p0 = first;
+            while p0 < last {
+                args.out = unsafe { out.ptr().add(out_row + p0) };
+                // One sliver over a stretch of one output row at stride 1:
+                // the row tile, whose pixels' inputs are consecutive.
+                let row_tile = vectors == 1
+                    && K::ROW_PIXELS > 0
+                    && stride_w == 1
+                    && p0 + K::ROW_PIXELS <= last
+                    && p0 % wo + K::ROW_PIXELS <= wo;
+                if row_tile {
+                    args.cols = K::ROW_PIXELS;
+                    args.pix[0] = pixtab[p0] as usize;
+                    // SAFETY: as below; the row's pixels are consecutive inputs.
+                    unsafe { K::tile_row(&args) };
+                    p0 += K::ROW_PIXELS;
+                    continue;
+                }
                 args.cols = (npix - p0).min(K::PIXELS);
                 for i in 0..K::PIXELS {
                     // Pixels past the end repeat the last one: in bounds, not stored.
                     args.pix[i] = pixtab[(p0 + i).min(npix - 1)] as usize;
                 }
-                args.out = unsafe { out.ptr().add(out_row + p0) };
                 // SAFETY: the tile's channels and pixels belong to this task
-                // alone, and `CpuBackend` only builds `K` for a supported ISA.
+                // alone, and `CpuConv::new` checked that the CPU runs `K`.
                 unsafe { K::tile(&args, vectors) };
+                p0 += K::PIXELS;
             }
         });
         Ok(())

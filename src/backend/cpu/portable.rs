@@ -13,6 +13,7 @@ impl TileKernel for Portable {
     const ISA: CpuIsa = CpuIsa::Portable;
     const LANES: usize = LANES;
     const PIXELS: usize = PIXELS;
+    const ROW_PIXELS: usize = 0;
 
     unsafe fn tile(t: &TileArgs, vectors: usize) {
         if vectors == 2 {
@@ -20,6 +21,12 @@ impl TileKernel for Portable {
         } else {
             tile::<1>(t)
         }
+    }
+
+    unsafe fn tile_row(t: &TileArgs) {
+        // Never called (ROW_PIXELS is 0); computing it as a plain tile keeps
+        // it correct if it ever were.
+        tile::<1>(t)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::backend::cpu::isa::CpuIsa;
 /// Pixels of the widest tile of any kernel; sizes [`TileArgs::pix`].
 pub(crate) const MAX_PIXELS: usize = 8;
 
+#[derive(Clone, Copy)]
 pub(crate) struct TileArgs {
     /// The image's first input channel (padded when the layer pads).
     pub x: *const f32,
@@ -37,6 +38,10 @@ pub(crate) trait TileKernel: Send + Sync + 'static {
     const LANES: usize;
     const PIXELS: usize;
 
+    /// Pixels of the row tile (one sliver, consecutive pixels of one output
+    /// row at stride 1), or 0 when the ISA has none.
+    const ROW_PIXELS: usize;
+
     /// Computes one tile of `vectors` (1 or 2) slivers.
     ///
     /// # Safety
@@ -45,6 +50,16 @@ pub(crate) trait TileKernel: Send + Sync + 'static {
     /// floats and `bias` `vectors·LANES`; `out` is valid for `rows` rows of
     /// `cols` floats, `ld` apart, and no one else writes them.
     unsafe fn tile(t: &TileArgs, vectors: usize);
+
+    /// Computes a row tile: one sliver by `ROW_PIXELS` pixels whose inputs are
+    /// consecutive, `pix[0]` being the first pixel's offset. Twice the pixels
+    /// of [`tile`](Self::tile) at one sliver keeps as many accumulators busy
+    /// as a two-sliver tile, for layers with few channels per group.
+    ///
+    /// # Safety
+    /// As [`tile`](Self::tile), with `x + kofs[d] + pix[0] + i` in bounds for
+    /// `i < ROW_PIXELS`; only called when `ROW_PIXELS > 0`.
+    unsafe fn tile_row(t: &TileArgs);
 }
 
 /// Writes a pixel-major register tile (`tmp[i·width + c]`) to channel-major

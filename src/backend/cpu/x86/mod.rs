@@ -6,7 +6,8 @@ macro_rules! x86_tile_kernel {
     (
         $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
         zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
-        fma: $fma:ident, add: $add:ident, max: $max:ident, full_tile_store: $full_tile_store:path
+        fma: $fma:ident, add: $add:ident, max: $max:ident, full_tile_store: $full_tile_store:path,
+        full_row_store: $full_row_store:path
     ) => {
         pub(crate) struct $name;
 
@@ -14,6 +15,7 @@ macro_rules! x86_tile_kernel {
             const ISA: $crate::backend::cpu::isa::CpuIsa = $isa;
             const LANES: usize = $lanes;
             const PIXELS: usize = $pixels;
+            const ROW_PIXELS: usize = 2 * $pixels;
 
             unsafe fn tile(t: &$crate::backend::cpu::tile::TileArgs, vectors: usize) {
                 if vectors == 2 {
@@ -21,6 +23,43 @@ macro_rules! x86_tile_kernel {
                 } else {
                     tile::<1>(t)
                 }
+            }
+
+            unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
+                tile_row(t)
+            }
+        }
+
+        // Index loops over the register arrays unroll fully into registers.
+        #[allow(clippy::needless_range_loop)]
+        #[target_feature(enable = $feature)]
+        unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
+            const NP: usize = 2 * $pixels;
+            let mut acc = [$zero(); NP];
+            let first = t.x.add(t.pix[0]);
+            for d in 0..t.depth {
+                let x = first.add(*t.kofs.add(d) as usize);
+                let a = $load(t.a[0].add(d * $lanes));
+                for i in 0..NP {
+                    acc[i] = $fma($splat(*x.add(i)), a, acc[i]);
+                }
+            }
+            let bias = $load(t.bias);
+            let mut out = [$zero(); NP];
+            for i in 0..NP {
+                out[i] = $add(acc[i], bias);
+                if t.relu {
+                    out[i] = $max(out[i], $zero());
+                }
+            }
+            if t.rows == $lanes && t.cols == NP {
+                $full_row_store(&out, t);
+            } else {
+                let mut tmp = [0.0f32; NP * $lanes];
+                for i in 0..NP {
+                    $store(tmp.as_mut_ptr().add(i * $lanes), out[i]);
+                }
+                $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
             }
         }
 
@@ -76,7 +115,21 @@ pub(crate) mod avx512 {
 
     x86_tile_kernel!(Avx512, isa: crate::CpuIsa::Avx512, feature: "avx512f", lanes: 16, pixels: 8,
         zero: _mm512_setzero_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, splat: _mm512_set1_ps,
-        fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, full_tile_store: store_full_tile);
+        fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, full_tile_store: store_full_tile,
+        full_row_store: store_full_row);
+
+    /// A row tile is two 8-pixel tiles side by side.
+    #[inline(always)]
+    unsafe fn store_full_row(out: &[__m512; 16], t: &TileArgs) {
+        for half in 0..2 {
+            let block: [[__m512; 1]; 8] = std::array::from_fn(|i| [out[8 * half + i]]);
+            let t = TileArgs {
+                out: t.out.add(8 * half),
+                ..*t
+            };
+            store_full_tile::<1>(&block, &t);
+        }
+    }
 
     /// Writes 8 pixels × `16·MV` channels: each 8×8 block is transposed in
     /// registers, so every output channel gets one 8-float store.
@@ -139,7 +192,17 @@ pub(crate) mod avx2 {
 
     x86_tile_kernel!(Avx2, isa: crate::CpuIsa::Avx2, feature: "avx2,fma", lanes: 8, pixels: 6,
         zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, splat: _mm256_set1_ps,
-        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, full_tile_store: store_full_tile);
+        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, full_tile_store: store_full_tile,
+        full_row_store: store_full_row);
+
+    #[inline(always)]
+    unsafe fn store_full_row(out: &[__m256; 12], t: &TileArgs) {
+        let mut tmp = [0.0f32; 12 * 8];
+        for (i, lanes) in out.iter().enumerate() {
+            _mm256_storeu_ps(tmp.as_mut_ptr().add(i * 8), *lanes);
+        }
+        crate::backend::cpu::tile::store_transposed(&tmp, 8, t);
+    }
 
     /// Six pixels do not fill a vector: store through a small buffer.
     #[inline(always)]
