@@ -368,6 +368,24 @@ pub fn named() -> Vec<Case> {
         2,
         63,
     ));
+    // Batches of at least twice the threads run one image per task, padding
+    // each image into its worker's slot.
+    cases.push(conv_case(
+        "batch-image-major-padded",
+        conv(8, 48, 3, 1, 4, Cumulative).with_relu(true),
+        7,
+        [6, 5],
+        3,
+        64,
+    ));
+    cases.push(conv_case(
+        "batch-image-major-unpadded",
+        conv(6, 24, 3, 0, 3, Isolated),
+        8,
+        [5, 7],
+        2,
+        65,
+    ));
     // A first layer's shape at full width, as the network runs it.
     cases.push(conv_case(
         "alexnet-l1-like",

@@ -13,6 +13,7 @@
 //! over the output pixels. Nothing is touched for inactive groups.
 
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use crate::backend::cpu::tile::{TileArgs, TileKernel, MAX_PIXELS};
 use crate::backend::cpu::workers::{SharedConst, SharedMut, Workers};
@@ -165,30 +166,117 @@ impl<K: TileKernel> CpuConv<K> {
         }
     }
 
-    /// Copies the active input channels into the padded buffer's interiors.
-    fn fill_padded(&mut self, input: &[f32], shape: Shape4) {
-        let plan = self.plan.as_mut().expect("planned");
-        let [ph, pw] = self.spec.padding;
-        let (h, w, wp, plane) = (plan.h, plan.w, plan.wp, plan.plane);
-        let image_stride = self.layout.inputs * plane;
-        let planes = shape.n * shape.c;
-        let chunks = planes.min(4 * self.workers.threads());
-        let dst = SharedMut::new(&mut plan.padded);
-        self.workers.run(chunks, |chunk| {
-            for p in planes * chunk / chunks..planes * (chunk + 1) / chunks {
-                let (n, c) = (p / shape.c, p % shape.c);
-                let src = &input[p * h * w..(p + 1) * h * w];
-                for y in 0..h {
-                    let at = n * image_stride + c * plane + (y + ph) * wp + pw;
-                    // SAFETY: each plane is written by one task only, and the
-                    // row lies inside the plane `reserve` sized for `inputs`
-                    // channels.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(src[y * w..].as_ptr(), dst.ptr().add(at), w);
-                    }
-                }
+    /// Large batches run one image per task: the image is padded into its
+    /// worker's slot right before use, so it is still in cache when read,
+    /// and the padded buffer needs one slot per worker, not per image.
+    fn image_major(&self, batch: usize) -> bool {
+        batch >= 2 * self.workers.threads()
+    }
+
+    /// Images the padded buffer holds for batches of up to `batch`.
+    fn padded_slots(&self, batch: usize) -> usize {
+        batch
+            .min(2 * self.workers.threads() - 1)
+            .max(self.workers.threads())
+    }
+
+    /// Computes tile `tile` of segment `seg` of image `n` for output pixels
+    /// `pixels`, reading the image from `x`.
+    ///
+    /// # Safety
+    /// `x` is image `n`'s (padded) input as the plan lays it out, and no other
+    /// task writes the same output channels and pixels.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn sweep(
+        &self,
+        x: *const f32,
+        out: SharedMut,
+        n: usize,
+        k: usize,
+        seg: usize,
+        tile: usize,
+        pixels: Range<usize>,
+    ) {
+        let plan = self.plan.as_ref().expect("planned");
+        let npix = plan.ho * plan.wo;
+        let seg = self.segment(k, seg);
+        let vectors = (seg.slivers - 2 * tile).min(2);
+        let first_sliver = 2 * tile;
+        let sliver_len = seg.depth * K::LANES;
+        let a_at = seg.weights_at + first_sliver * sliver_len;
+        let first_channel = seg.first_channel + first_sliver * K::LANES;
+        let packed = self.packed.as_ptr();
+        let mut args = TileArgs {
+            x,
+            kofs: plan.kofs.as_ptr().add(seg.kofs_at),
+            depth: seg.depth,
+            pix: [0; MAX_PIXELS],
+            a: [
+                packed.add(a_at),
+                packed.add(a_at + (vectors - 1) * sliver_len),
+            ],
+            bias: self
+                .bias
+                .as_ptr()
+                .add(seg.bias_at + first_sliver * K::LANES),
+            relu: self.spec.relu,
+            out: out.ptr(),
+            ld: npix,
+            rows: (seg.channels - first_sliver * K::LANES).min(vectors * K::LANES),
+            cols: 0,
+        };
+        let out_row = (n * self.layout.active_outputs(k) + first_channel) * npix;
+        let (stride_w, wo) = (self.spec.stride[1], plan.wo);
+        let mut p0 = pixels.start;
+        while p0 < pixels.end {
+            args.out = out.ptr().add(out_row + p0);
+            // One sliver over a stretch of one output row at stride 1: the
+            // row tile, whose pixels' inputs are consecutive.
+            let row_tile = vectors == 1
+                && K::ROW_PIXELS > 0
+                && stride_w == 1
+                && p0 + K::ROW_PIXELS <= pixels.end
+                && p0 % wo + K::ROW_PIXELS <= wo;
+            if row_tile {
+                args.cols = K::ROW_PIXELS;
+                args.pix[0] = plan.pix[p0] as usize;
+                K::tile_row(&args);
+                p0 += K::ROW_PIXELS;
+                continue;
             }
-        });
+            args.cols = (pixels.end - p0).min(K::PIXELS);
+            for i in 0..K::PIXELS {
+                // Pixels past the end repeat the last one: in bounds, not stored.
+                args.pix[i] = plan.pix[(p0 + i).min(pixels.end - 1)] as usize;
+            }
+            K::tile(&args, vectors);
+            p0 += K::PIXELS;
+        }
+    }
+}
+
+/// Copies image `n`'s `channels` planes into the interiors of one padded
+/// image slot (whose zero borders are never written).
+///
+/// # Safety
+/// `slot` points to a padded image of the plan's layout that no one else
+/// accesses meanwhile.
+unsafe fn pad_image(
+    input: &[f32],
+    shape: Shape4,
+    n: usize,
+    channels: Range<usize>,
+    plan: &Plan,
+    padding: [usize; 2],
+    slot: *mut f32,
+) {
+    let (h, w) = (plan.h, plan.w);
+    for c in channels {
+        let src = &input[(n * shape.c + c) * h * w..][..h * w];
+        for y in 0..h {
+            let at = c * plan.plane + (y + padding[0]) * plan.wp + padding[1];
+            std::ptr::copy_nonoverlapping(src[y * w..].as_ptr(), slot.add(at), w);
+        }
     }
 }
 
@@ -199,7 +287,6 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
         let [ph, pw] = self.spec.padding;
         let [sh, sw] = self.spec.stride;
         let [dh, dw] = self.spec.dilation;
-        let pads = ph > 0 || pw > 0;
         let (hp, wp) = (h + 2 * ph, w + 2 * pw);
         let plane = hp * wp;
         if self
@@ -223,8 +310,8 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
         let pix = (0..ho)
             .flat_map(|oy| (0..wo).map(move |ox| (oy * sh * wp + ox * sw) as u32))
             .collect();
-        let padded = if pads {
-            vec![0.0; batch * self.layout.inputs * plane]
+        let padded = if ph > 0 || pw > 0 {
+            vec![0.0; self.padded_slots(batch) * self.layout.inputs * plane]
         } else {
             Vec::new()
         };
@@ -246,23 +333,64 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
         self.plan_for(shape.n, shape.h, shape.w)?;
         let pads = self.spec.padding != [0, 0];
-        if pads {
-            self.fill_padded(input, shape);
-        }
-        let plan = self.plan.as_ref().expect("planned");
-        let (x, image_stride) = if pads {
-            (
-                SharedConst::new(plan.padded.as_ptr()),
-                self.layout.inputs * plan.plane,
-            )
-        } else {
-            (SharedConst::new(input.as_ptr()), shape.c * plan.plane)
-        };
-
-        let npix = plan.ho * plan.wo;
-        let out_channels = self.layout.active_outputs(k);
+        let plan = self.plan.as_mut().expect("planned");
+        // Padded images sit `inputs·plane` apart whatever `k` is, so their
+        // zero borders, written once by `reserve`, stay valid.
+        let slot_len = self.layout.inputs * plan.plane;
+        let (padding, out) = (self.spec.padding, SharedMut::new(output));
+        let slots = SharedMut::new(&mut plan.padded);
         let segments = self.segment_count(k);
         let tiles = self.segment(k, 0).slivers.div_ceil(2);
+        let plan = self.plan.as_ref().expect("planned");
+        let npix = plan.ho * plan.wo;
+        let image = |n: usize| SharedConst::new(input[n * shape.item_len()..].as_ptr());
+
+        if self.image_major(shape.n) {
+            self.workers.run(shape.n, |n, worker| {
+                // SAFETY: slot `worker` belongs to this worker while it runs
+                // this task; the image is padded before any tile reads it, and
+                // image n's outputs belong to this task alone.
+                unsafe {
+                    let x = if pads {
+                        let slot = slots.ptr().add(worker * slot_len);
+                        pad_image(input, shape, n, 0..shape.c, plan, padding, slot);
+                        slot as *const f32
+                    } else {
+                        image(n).ptr()
+                    };
+                    for seg in 0..segments {
+                        for tile in 0..tiles {
+                            self.sweep(x, out, n, k, seg, tile, 0..npix);
+                        }
+                    }
+                }
+            });
+            return Ok(());
+        }
+
+        if pads {
+            // Few images: pad them all first (image n in slot n), then split
+            // each image's tiles and pixels across the workers.
+            let planes = shape.n * shape.c;
+            let chunks = planes.min(4 * self.workers.threads());
+            self.workers.run(chunks, |chunk, _| {
+                for p in planes * chunk / chunks..planes * (chunk + 1) / chunks {
+                    let (n, c) = (p / shape.c, p % shape.c);
+                    // SAFETY: each plane is written by one task only.
+                    unsafe {
+                        pad_image(
+                            input,
+                            shape,
+                            n,
+                            c..c + 1,
+                            plan,
+                            padding,
+                            slots.ptr().add(n * slot_len),
+                        )
+                    };
+                }
+            });
+        }
         let pixel_tiles = npix.div_ceil(K::PIXELS);
         let row_tasks = shape.n * segments * tiles;
         // Split pixel sweeps only as far as needed to keep every thread busy.
@@ -273,72 +401,22 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
                 .div_ceil(row_tasks)
                 .clamp(1, pixel_tiles)
         };
-        let out = SharedMut::new(output);
-        let (packed, bias, kofs, pixtab) = (&self.packed, &self.bias, &plan.kofs, &plan.pix);
-        let relu = self.spec.relu;
-        let (stride_w, wo) = (self.spec.stride[1], plan.wo);
-        let this = &*self;
-
-        this.workers.run(row_tasks * splits, |task| {
+        self.workers.run(row_tasks * splits, |task, _| {
             let (row_task, split) = (task / splits, task % splits);
             let tile = row_task % tiles;
-            let seg = this.segment(k, (row_task / tiles) % segments);
+            let seg = (row_task / tiles) % segments;
             let n = row_task / (tiles * segments);
-            let vectors = (seg.slivers - 2 * tile).min(2);
-            let first_sliver = 2 * tile;
-            let sliver_len = seg.depth * K::LANES;
-            let a_at = seg.weights_at + first_sliver * sliver_len;
-            let first_channel = seg.first_channel + first_sliver * K::LANES;
-            let mut args = TileArgs {
-                // SAFETY (all pointer arithmetic below): offsets stay inside the
-                // buffers sized by `new` and `reserve` for this shape; see
-                // `TileKernel::tile` for the contract.
-                x: unsafe { x.ptr().add(n * image_stride) },
-                kofs: unsafe { kofs.as_ptr().add(seg.kofs_at) },
-                depth: seg.depth,
-                pix: [0; MAX_PIXELS],
-                a: [unsafe { packed.as_ptr().add(a_at) }, unsafe {
-                    packed.as_ptr().add(a_at + (vectors - 1) * sliver_len)
-                }],
-                bias: unsafe { bias.as_ptr().add(seg.bias_at + first_sliver * K::LANES) },
-                relu,
-                out: out.ptr(),
-                ld: npix,
-                rows: (seg.channels - first_sliver * K::LANES).min(vectors * K::LANES),
-                cols: 0,
-            };
-            let out_row = (n * out_channels + first_channel) * npix;
-            let (first, last) = (
-                pixel_tiles * split / splits * K::PIXELS,
-                (pixel_tiles * (split + 1) / splits * K::PIXELS).min(npix),
-            );
-            let mut p0 = first;
-            while p0 < last {
-                args.out = unsafe { out.ptr().add(out_row + p0) };
-                // One sliver over a stretch of one output row at stride 1:
-                // the row tile, whose pixels' inputs are consecutive.
-                let row_tile = vectors == 1
-                    && K::ROW_PIXELS > 0
-                    && stride_w == 1
-                    && p0 + K::ROW_PIXELS <= last
-                    && p0 % wo + K::ROW_PIXELS <= wo;
-                if row_tile {
-                    args.cols = K::ROW_PIXELS;
-                    args.pix[0] = pixtab[p0] as usize;
-                    // SAFETY: as below; the row's pixels are consecutive inputs.
-                    unsafe { K::tile_row(&args) };
-                    p0 += K::ROW_PIXELS;
-                    continue;
-                }
-                args.cols = (npix - p0).min(K::PIXELS);
-                for i in 0..K::PIXELS {
-                    // Pixels past the end repeat the last one: in bounds, not stored.
-                    args.pix[i] = pixtab[(p0 + i).min(npix - 1)] as usize;
-                }
-                // SAFETY: the tile's channels and pixels belong to this task
-                // alone, and `CpuConv::new` checked that the CPU runs `K`.
-                unsafe { K::tile(&args, vectors) };
-                p0 += K::PIXELS;
+            let pixels = (pixel_tiles * split / splits * K::PIXELS)
+                ..(pixel_tiles * (split + 1) / splits * K::PIXELS).min(npix);
+            // SAFETY: slot n holds image n, padded above; the tile's channels
+            // and pixels belong to this task alone.
+            unsafe {
+                let x = if pads {
+                    slots.ptr().add(n * slot_len) as *const f32
+                } else {
+                    image(n).ptr()
+                };
+                self.sweep(x, out, n, k, seg, tile, pixels);
             }
         });
         Ok(())

@@ -43,24 +43,25 @@ impl Kernel for CpuLinear {
         let (in_len, out_len) = (layout.active_inputs(k), layout.active_outputs(k));
         let out = SharedMut::new(output);
         let relu = self.spec.relu;
-        self.workers.run(out_len.div_ceil(ROWS_PER_TASK), |task| {
-            for o in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(out_len) {
-                let j = o / og;
-                let reads = layout.group_inputs(j);
-                let row_len = reads.len();
-                let start = layout.group_weights(j).start + (o - j * og) * row_len;
-                let w_row = &self.weights[start..start + row_len];
-                for n in 0..shape.n {
-                    let x = &input[n * in_len..(n + 1) * in_len][reads.clone()];
-                    let mut y = dot(w_row, x) + self.bias[o];
-                    if relu {
-                        y = y.max(0.0);
+        self.workers
+            .run(out_len.div_ceil(ROWS_PER_TASK), |task, _| {
+                for o in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(out_len) {
+                    let j = o / og;
+                    let reads = layout.group_inputs(j);
+                    let row_len = reads.len();
+                    let start = layout.group_weights(j).start + (o - j * og) * row_len;
+                    let w_row = &self.weights[start..start + row_len];
+                    for n in 0..shape.n {
+                        let x = &input[n * in_len..(n + 1) * in_len][reads.clone()];
+                        let mut y = dot(w_row, x) + self.bias[o];
+                        if relu {
+                            y = y.max(0.0);
+                        }
+                        // SAFETY: output column `o` belongs to this task alone.
+                        unsafe { *out.ptr().add(n * out_len + o) = y };
                     }
-                    // SAFETY: output column `o` belongs to this task alone.
-                    unsafe { *out.ptr().add(n * out_len + o) = y };
                 }
-            }
-        });
+            });
         Ok(())
     }
 }
@@ -91,7 +92,7 @@ impl Kernel for CpuHead {
         let (fg, classes) = (spec.features_per_group(), spec.classes);
         let bias = &self.head.bias()[(k - 1) * classes..k * classes];
         let out = SharedMut::new(output);
-        self.workers.run(shape.n, |n| {
+        self.workers.run(shape.n, |n, _| {
             let x = &input[n * k * fg..(n + 1) * k * fg];
             for (c, b) in bias.iter().enumerate() {
                 let logit = b

@@ -24,7 +24,7 @@ impl Kernel for CpuMaxPool {
         let planes = shape.n * shape.c;
         let chunks = planes.min(4 * self.workers.threads());
         let y = SharedMut::new(output);
-        self.workers.run(chunks, |chunk| {
+        self.workers.run(chunks, |chunk, _| {
             for p in planes * chunk / chunks..planes * (chunk + 1) / chunks {
                 // SAFETY: output plane `p` belongs to this task alone.
                 let y = unsafe {

@@ -68,18 +68,20 @@ impl Workers {
         self.cores.as_deref()
     }
 
-    /// Runs `task(0..tasks)`, spread over the pool, and returns when all are done.
-    pub fn run(&self, tasks: usize, task: impl Fn(usize) + Sync) {
+    /// Runs `task(t, worker)` for t in 0..tasks, spread over the pool, and
+    /// returns when all are done. `worker < threads()` names the thread, so a
+    /// task may use per-worker scratch space.
+    pub fn run(&self, tasks: usize, task: impl Fn(usize, usize) + Sync) {
         match &self.pool {
             Some(pool) if tasks > 1 || !pool.caller_works => pool.run(tasks, &task),
-            _ => (0..tasks).for_each(task),
+            _ => (0..tasks).for_each(|t| task(t, 0)),
         }
     }
 }
 
 /// One parallel call, on the caller's stack.
 struct Job<'a> {
-    task: &'a (dyn Fn(usize) + Sync),
+    task: &'a (dyn Fn(usize, usize) + Sync),
     tasks: usize,
     next: AtomicUsize,
     done: AtomicUsize,
@@ -87,13 +89,13 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    fn work(&self) {
+    fn work(&self, worker: usize) {
         loop {
             let t = self.next.fetch_add(1, Relaxed);
             if t >= self.tasks {
                 return;
             }
-            if catch_unwind(AssertUnwindSafe(|| (self.task)(t))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| (self.task)(t, worker))).is_err() {
                 self.panicked.store(true, Relaxed);
             }
             self.done.fetch_add(1, Release);
@@ -141,6 +143,7 @@ impl Pool {
         };
         for i in 0..workers {
             let shared = shared.clone();
+            let id = if caller_works { i + 1 } else { i };
             let core = cores.as_ref().map(|c| c[i % c.len()]);
             let handle = std::thread::Builder::new()
                 .name(format!("groupscale-{i}"))
@@ -150,7 +153,7 @@ impl Pool {
                         // unpinned rather than failing a running layer.
                         let _ = pin_current_thread(core);
                     }
-                    worker_loop(&shared);
+                    worker_loop(&shared, id);
                 })
                 .map_err(|e| Error::ThreadPool(format!("cannot start a worker thread: {e}")))?;
             pool.handles.push(handle);
@@ -158,7 +161,7 @@ impl Pool {
         Ok(Arc::new(pool))
     }
 
-    fn run(&self, tasks: usize, task: &(dyn Fn(usize) + Sync)) {
+    fn run(&self, tasks: usize, task: &(dyn Fn(usize, usize) + Sync)) {
         let _one_at_a_time = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let job = Job {
             task,
@@ -180,7 +183,7 @@ impl Pool {
             s.wake.notify_all();
         }
         if self.caller_works {
-            job.work();
+            job.work(0);
         }
         wait_until(|| job.done.load(Acquire) == tasks);
         s.job.store(std::ptr::null_mut(), SeqCst);
@@ -204,7 +207,7 @@ impl Drop for Pool {
     }
 }
 
-fn worker_loop(s: &Shared) {
+fn worker_loop(s: &Shared, id: usize) {
     // The epoch at creation, not now: a job published before this thread got
     // here must still be picked up.
     let mut seen = 0;
@@ -221,7 +224,7 @@ fn worker_loop(s: &Shared) {
                 break;
             }
             spins = spins.wrapping_add(1);
-            if spins % 64 != 0 || idle_since.elapsed() < SPIN_BEFORE_PARK {
+            if !spins.is_multiple_of(64) || idle_since.elapsed() < SPIN_BEFORE_PARK {
                 std::hint::spin_loop();
                 continue;
             }
@@ -240,7 +243,7 @@ fn worker_loop(s: &Shared) {
         let job = s.job.load(SeqCst);
         if !job.is_null() {
             // SAFETY: see `Pool::run`; counted in `active`, so `job` is alive.
-            unsafe { (*job).work() };
+            unsafe { (*job).work(id) };
         }
         s.active.fetch_sub(1, SeqCst);
     }
@@ -338,7 +341,8 @@ mod tests {
             for tasks in [0, 1, 2, 7, 100] {
                 let hits: Vec<AtomicUsize> = (0..tasks).map(|_| AtomicUsize::new(0)).collect();
                 for _ in 0..50 {
-                    workers.run(tasks, |t| {
+                    workers.run(tasks, |t, worker| {
+                        assert!(worker < threads);
                         hits[t].fetch_add(1, Relaxed);
                     });
                 }
@@ -355,7 +359,7 @@ mod tests {
         let workers = Workers::new(2, None).unwrap();
         std::thread::sleep(SPIN_BEFORE_PARK * 4);
         let count = AtomicUsize::new(0);
-        workers.run(64, |_| {
+        workers.run(64, |_, _| {
             count.fetch_add(1, Relaxed);
         });
         assert_eq!(count.load(Relaxed), 64);
@@ -364,11 +368,11 @@ mod tests {
     #[test]
     fn a_panicking_task_is_reported_not_hung() {
         let workers = Workers::new(2, None).unwrap();
-        let result = catch_unwind(AssertUnwindSafe(|| workers.run(8, |t| assert!(t != 5))));
+        let result = catch_unwind(AssertUnwindSafe(|| workers.run(8, |t, _| assert!(t != 5))));
         assert!(result.is_err());
         // The pool still works afterwards.
         let count = AtomicUsize::new(0);
-        workers.run(8, |_| {
+        workers.run(8, |_, _| {
             count.fetch_add(1, Relaxed);
         });
         assert_eq!(count.load(Relaxed), 8);

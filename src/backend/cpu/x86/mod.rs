@@ -133,6 +133,7 @@ pub(crate) mod avx512 {
 
     /// Writes 8 pixels × `16·MV` channels: each 8×8 block is transposed in
     /// registers, so every output channel gets one 8-float store.
+    #[allow(clippy::needless_range_loop)]
     #[inline(always)]
     unsafe fn store_full_tile<const MV: usize>(out: &[[__m512; MV]; 8], t: &TileArgs) {
         for v in 0..MV {
