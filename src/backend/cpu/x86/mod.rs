@@ -1,5 +1,11 @@
 //! x86-64 kernels, one instance of the same tile per instruction set.
 
+/// How far ahead the weight stream is prefetched, in reduction steps. A
+/// tile's weights (`depth × 2·lanes` floats) outgrow L1 on most layers and are
+/// re-read for every pixel tile; without the hint the loads wait on L2
+/// (measured: 172 → 191 GFLOP/s on L4 with AVX-512). 8 to 32 performed alike.
+pub(crate) const PREFETCH_STEPS: usize = 16;
+
 /// Defines a [`TileKernel`](super::tile::TileKernel) for one x86 vector
 /// width. The loop nest is written once here; only the intrinsics differ.
 macro_rules! x86_tile_kernel {
@@ -39,6 +45,10 @@ macro_rules! x86_tile_kernel {
             let first = t.x.add(t.pix[0]);
             for d in 0..t.depth {
                 let x = first.add(*t.kofs.add(d) as usize);
+                _mm_prefetch::<_MM_HINT_T0>(
+                    t.a[0].wrapping_add((d + $crate::backend::cpu::x86::PREFETCH_STEPS) * $lanes)
+                        as *const i8,
+                );
                 let a = $load(t.a[0].add(d * $lanes));
                 for i in 0..NP {
                     acc[i] = $fma($splat(*x.add(i)), a, acc[i]);
@@ -73,6 +83,11 @@ macro_rules! x86_tile_kernel {
                 let x = t.x.add(*t.kofs.add(d) as usize);
                 let mut a = [$zero(); MV];
                 for v in 0..MV {
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        t.a[v]
+                            .wrapping_add((d + $crate::backend::cpu::x86::PREFETCH_STEPS) * $lanes)
+                            as *const i8,
+                    );
                     a[v] = $load(t.a[v].add(d * $lanes));
                 }
                 for i in 0..$pixels {
