@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """groupscale against onnxruntime on the preset AlexNet-CIFAR layers, in one run.
 
-For each (batch, threads) setting it times groupscale (`groupscale bench
---json`) and onnxruntime on the same shapes, back to back, and prints a table
-of medians and the ratio onnxruntime / groupscale (above 1: groupscale is
-faster). The k active groups of a layer are, for onnxruntime, a Conv with
+For each (batch, threads) setting and each layer it times groupscale
+(`groupscale bench --json --layers L`) and onnxruntime on the same shapes,
+alternating the two tools for several rounds so that the noise of a shared
+machine hits both, and prints the median over rounds of each round's median,
+and the ratio onnxruntime / groupscale (above 1: groupscale is faster). The k active groups of a layer are, for onnxruntime, a Conv with
 k·Cin/G inputs, k·Cout/G outputs and group=k (group=1 for the full first
 layer), with bias and a ReLU that it fuses: the same work groupscale does.
 
@@ -55,44 +56,47 @@ def conv_model(cin, cout, kernel, pad, hw, full, k, batch):
     return model.SerializeToString(), (batch, cin_k, hw, hw)
 
 
-def time_ort(threads, batch, budget_s):
-    """Median ms per (layer, k), k interleaved round by round as groupscale does."""
+def ort_sessions(layer, threads, batch):
+    """One warmed-up onnxruntime session and input per k for this layer."""
+    _, cin, cout, kernel, pad, hw, full = layer
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    out = {}
-    for name, cin, cout, kernel, pad, hw, full in LAYERS:
-        sessions = []
-        for k in range(1, G + 1):
-            model, shape = conv_model(cin, cout, kernel, pad, hw, full, k, batch)
-            sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            x = np.random.default_rng(k).uniform(-0.5, 0.5, shape).astype(np.float32)
-            for _ in range(3):
-                sess.run(None, {"x": x})
-            sessions.append((sess, x))
-        samples = [[] for _ in range(G)]
-        start = time.perf_counter()
-        while time.perf_counter() - start < budget_s or len(samples[0]) < 5:
-            for i, (sess, x) in enumerate(sessions):
-                t0 = time.perf_counter()
-                sess.run(None, {"x": x})
-                samples[i].append(time.perf_counter() - t0)
-        for i in range(G):
-            out[(name, i + 1)] = float(np.median(samples[i])) * 1e3
-    return out
+    sessions = []
+    for k in range(1, G + 1):
+        model, shape = conv_model(cin, cout, kernel, pad, hw, full, k, batch)
+        sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(k).uniform(-0.5, 0.5, shape).astype(np.float32)
+        for _ in range(3):
+            sess.run(None, {"x": x})
+        sessions.append((sess, x))
+    return sessions
 
 
-def time_groupscale(binary, threads, batch, budget_s):
+def time_ort(sessions, budget_s):
+    """Median ms for k = 1..G, k interleaved round by round as groupscale does."""
+    samples = [[] for _ in range(G)]
+    start = time.perf_counter()
+    while time.perf_counter() - start < budget_s or len(samples[0]) < 5:
+        for i, (sess, x) in enumerate(sessions):
+            t0 = time.perf_counter()
+            sess.run(None, {"x": x})
+            samples[i].append(time.perf_counter() - t0)
+    return [float(np.median(s)) * 1e3 for s in samples]
+
+
+def time_groupscale(binary, layer, threads, batch, budget_s):
     report = json.loads(
         subprocess.run(
-            [binary, "bench", "--json", "--batch", str(batch), "--threads", str(threads), "--time-ms", str(int(budget_s * 1000))],
+            [binary, "bench", "--json", "--layers", layer, "--batch", str(batch), "--threads", str(threads),
+             "--time-ms", str(int(budget_s * 1000))],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     )
-    return {(r["layer"], r["k"]): r["median_ms"] for r in report["rows"]}, report["describe"]
+    return [r["median_ms"] for r in report["rows"]], report["describe"]
 
 
 def flops(name, k, batch):
@@ -105,7 +109,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--groupscale", default="target/release/groupscale")
     parser.add_argument("--settings", default="1x1,1x2,32x1,32x2", help="batch x threads, comma-separated")
-    parser.add_argument("--time-ms", type=int, default=1000, help="timed ms per layer and tool")
+    parser.add_argument("--time-ms", type=int, default=300, help="timed ms per layer, tool and round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per layer")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     budget = args.time_ms / 1000
@@ -113,9 +118,19 @@ def main():
     results = []
     for setting in args.settings.split(","):
         batch, threads = (int(v) for v in setting.split("x"))
-        gs, describe = time_groupscale(args.groupscale, threads, batch, budget)
-        ref = time_ort(threads, batch, budget)
-        print(f"\nbatch {batch}, {threads} thread(s); groupscale: {describe}")
+        gs, ref = {}, {}
+        for layer in LAYERS:
+            sessions = ort_sessions(layer, threads, batch)
+            gs_rounds, ort_rounds = [], []
+            for _ in range(args.rounds):
+                medians, describe = time_groupscale(args.groupscale, layer[0], threads, batch, budget)
+                gs_rounds.append(medians)
+                ort_rounds.append(time_ort(sessions, budget))
+            del sessions
+            for k in range(1, G + 1):
+                gs[(layer[0], k)] = float(np.median([r[k - 1] for r in gs_rounds]))
+                ref[(layer[0], k)] = float(np.median([r[k - 1] for r in ort_rounds]))
+        print(f"\nbatch {batch}, {threads} thread(s), median of {args.rounds} alternating rounds; groupscale: {describe}")
         print(f"{'layer':<6}{'k':>2}{'groupscale ms':>15}{'GFLOP/s':>9}{'onnxruntime ms':>16}{'GFLOP/s':>9}{'ort/gs':>8}")
         for name, *_ in LAYERS:
             for k in range(1, G + 1):

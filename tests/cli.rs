@@ -223,3 +223,37 @@ fn bench_prints_every_layer_and_k() {
         "cpu backend",
     );
 }
+
+#[test]
+fn cpu_isa_overrides_are_honoured_or_refused() {
+    let run = |isa: &str, strict: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupscale"));
+        cmd.args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--layers",
+            "L5",
+            "--time-ms",
+            "1",
+        ])
+        .env("GROUPSCALE_CPU_ISA", isa)
+        .env_remove("GROUPSCALE_BACKEND");
+        if strict {
+            cmd.env("GROUPSCALE_STRICT", "1");
+        } else {
+            cmd.env_remove("GROUPSCALE_STRICT");
+        }
+        cmd.output().unwrap()
+    };
+    // A malformed value is never what the user meant: refused, strict or not.
+    assert_clean_failure(&run("sse9", false), "GROUPSCALE_CPU_ISA");
+    // The portable kernels run everywhere, and the report says which ran.
+    let out = run("portable", true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("portable kernels"));
+}
