@@ -82,5 +82,8 @@ pub trait Kernel: Send {
     /// group count, so later runs of that size allocate nothing.
     fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()>;
 
+    /// Runs the first `k` groups. Returns only once `output` is written, so
+    /// a device backend synchronises before returning (and benchmarks that
+    /// time `run` include the device's work).
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()>;
 }
