@@ -46,6 +46,9 @@ pub enum Error {
 
     #[error("thread pool: {0}")]
     ThreadPool(String),
+
+    #[error(transparent)]
+    Platform(#[from] crate::platform::PlatformError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

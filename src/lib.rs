@@ -27,6 +27,7 @@ pub mod dispatch;
 pub mod error;
 pub mod exec;
 pub mod model;
+pub mod platform;
 pub mod presets;
 pub mod settings;
 

@@ -1,0 +1,23 @@
+//! The dispatcher's hardware half: CPU and device frequencies (DVFS), power
+//! modes, CPU hotplug, power sensors and energy, on a Jetson Nano, an Odroid
+//! XU3 or any Linux machine, under a configurable sysfs root.
+//!
+//! Every change goes through a [`ClockGuard`], which restores it.
+
+pub mod cpufreq;
+pub mod detect;
+pub mod devfreq;
+pub mod energy;
+pub mod error;
+pub mod freq;
+pub mod guard;
+pub mod hotplug;
+pub mod nvpmodel;
+pub mod power;
+pub mod sysfs;
+
+pub use detect::{Board, Platform};
+pub use error::PlatformError;
+pub use freq::Snap;
+pub use guard::{restore_state_file, ClockGuard, GuardOptions};
+pub use sysfs::Sysfs;
