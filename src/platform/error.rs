@@ -33,6 +33,16 @@ pub enum PlatformError {
     #[error("cannot parse {path}: {why}")]
     Parse { path: PathBuf, why: String },
 
+    #[error(
+        "cannot record clock changes in {path} ({source}); nothing was changed. \
+         Choose a writable file with --state-file or GROUPSCALE_STATE_FILE"
+    )]
+    StateFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -96,10 +96,12 @@ impl Journal {
         };
         if self.changes.is_empty() {
             return match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PlatformError::Io {
-                    path: path.clone(),
-                    source: e,
-                }),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(PlatformError::StateFile {
+                        path: path.clone(),
+                        source: e,
+                    })
+                }
                 _ => Ok(()),
             };
         }
@@ -108,7 +110,7 @@ impl Journal {
         };
         let tmp = path.with_extension("tmp");
         let json = serde_json::to_string_pretty(&state).expect("serialisable");
-        let io = |source| PlatformError::Io {
+        let io = |source| PlatformError::StateFile {
             path: path.clone(),
             source,
         };
@@ -121,6 +123,9 @@ impl Journal {
 
     /// Undoes changes from the last back to index `down_to`.
     fn undo_to(&mut self, down_to: usize) -> Result<()> {
+        if self.changes.len() <= down_to {
+            return Ok(());
+        }
         let mut failures = Vec::new();
         while self.changes.len() > down_to {
             let change = self.changes.pop().expect("non-empty");
@@ -224,12 +229,19 @@ impl ClockGuard {
             return Ok(());
         }
         let mut journal = self.journal();
-        let previous = journal.sysfs.read(path)?;
+        // The exact bytes, trailing newline included: sysfs parsers accept
+        // it, and a plain file gets back exactly what it held.
+        let previous = journal.sysfs.read_raw(path)?;
         journal.changes.push(Change::File {
             path: path.into(),
             previous,
         });
-        journal.persist()?;
+        // Nothing is written until the record is safe on disk; without it,
+        // there is nothing to undo either.
+        if let Err(e) = journal.persist() {
+            journal.changes.pop();
+            return Err(e);
+        }
         if let Err(e) = journal.sysfs.write(path, value) {
             journal.changes.pop();
             journal.persist()?;
@@ -264,7 +276,10 @@ impl ClockGuard {
         }
         let mut journal = self.journal();
         journal.changes.push(change);
-        journal.persist()?;
+        if let Err(e) = journal.persist() {
+            journal.changes.pop();
+            return Err(e);
+        }
         if let Err(e) = apply() {
             journal.changes.pop();
             journal.persist()?;

@@ -43,6 +43,11 @@ impl Sysfs {
         }
     }
 
+    /// The file's exact contents, for restoring it byte for byte.
+    pub fn read_raw(&self, path: &Path) -> Result<String> {
+        std::fs::read_to_string(path).map_err(|e| io_error(path, e, ""))
+    }
+
     pub fn read_u64(&self, path: &Path) -> Result<u64> {
         let text = self.read(path)?;
         text.trim().parse().map_err(|_| PlatformError::Parse {
@@ -69,11 +74,13 @@ impl Sysfs {
     /// previous value first; call it directly only for files that need no
     /// restoring.
     pub fn write(&self, path: &Path, value: &str) -> Result<()> {
-        // Not `fs::write`: sysfs files must not be created or truncated
-        // before the kernel sees the value.
+        // As the shell's `echo value > file`: never create a file (a missing
+        // one means the interface is absent), and truncate, which sysfs
+        // ignores and which makes plain files (fake trees) hold just `value`.
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
+            .truncate(true)
             .open(path)
             .map_err(|e| io_error(path, e, value))?;
         file.write_all(value.as_bytes())

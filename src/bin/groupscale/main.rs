@@ -4,6 +4,7 @@
 //! mismatch exits with status 1.
 
 mod bench;
+mod clocks;
 mod conv;
 mod info;
 mod npy;
@@ -37,6 +38,15 @@ enum Command {
     Selftest(selftest::Args),
     /// Time the preset AlexNet-CIFAR layers at k = 1..4.
     Bench(bench::Args),
+    /// Show, set and restore CPU/GPU clocks, power modes and online CPUs.
+    Clocks {
+        #[command(subcommand)]
+        command: clocks::ClocksCommand,
+        #[command(flatten)]
+        common: clocks::Common,
+    },
+    /// Measure power and energy per rail.
+    Power(clocks::PowerArgs),
 }
 
 /// What a subcommand reports besides success.
@@ -73,6 +83,8 @@ fn main() -> ExitCode {
         Command::Conv(args) => conv::run(args),
         Command::Selftest(args) => selftest::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Clocks { command, common } => clocks::run(command, common),
+        Command::Power(args) => clocks::power(args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
