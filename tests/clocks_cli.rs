@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::fake_boards::{jetson_nano, odroid_xu3, Tree};
+use common::fake_boards::{jetson_nano, odroid_xu3, odroid_xu3_legacy_kernel, Tree};
 
 fn groupscale(tree: &Path, state: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupscale"));
@@ -116,6 +116,74 @@ fn set_keeps_its_changes_until_restore() {
         stdout(&out)
     );
     xu3.assert_unchanged(&before, "clocks restore");
+}
+
+#[test]
+fn the_jetson_memory_clock_is_pinned_and_restored() {
+    let nano = jetson_nano();
+    let state = tempfile::tempdir().unwrap();
+    let before = nano.snapshot();
+    let out = run(
+        &nano,
+        state.path(),
+        &["clocks", "set", "--emc-freq", "800000000"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        nano.read("/sys/kernel/debug/tegra_bwmgr/emc_max_rate"),
+        "800000000"
+    );
+    assert_eq!(
+        nano.read("/sys/kernel/debug/tegra_bwmgr/emc_min_rate"),
+        "800000000"
+    );
+    run(&nano, state.path(), &["clocks", "restore"]);
+    nano.assert_unchanged(&before, "EMC restored");
+    // Not a Jetson: not supported, in one line.
+    let xu3 = odroid_xu3();
+    assert_clean_failure(
+        &run(
+            &xu3,
+            state.path(),
+            &["clocks", "set", "--emc-freq", "800000000"],
+        ),
+        "not supported on this platform",
+    );
+}
+
+#[test]
+fn the_legacy_mali_is_locked_in_mhz_and_restored() {
+    let xu3 = odroid_xu3_legacy_kernel();
+    let state = tempfile::tempdir().unwrap();
+    let before = xu3.snapshot();
+    let show = stdout(&run(&xu3, state.path(), &["clocks", "show"]));
+    assert!(show.contains("Mali (legacy DVFS): 177 MHz"), "{show}");
+    assert_clean_failure(
+        &run(
+            &xu3,
+            state.path(),
+            &["clocks", "set", "--gpu-freq", "400000000"],
+        ),
+        "available: 177 266",
+    );
+    let out = run(
+        &xu3,
+        state.path(),
+        &["clocks", "set", "--gpu-freq", "400000000", "--nearest"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(xu3.read("/sys/devices/11800000.mali/dvfs_min_lock"), "420");
+    assert_eq!(xu3.read("/sys/devices/11800000.mali/dvfs_max_lock"), "420");
+    run(&xu3, state.path(), &["clocks", "restore"]);
+    xu3.assert_unchanged(&before, "Mali locks restored");
 }
 
 #[test]

@@ -7,11 +7,13 @@
 pub mod cpufreq;
 pub mod detect;
 pub mod devfreq;
+pub mod emc;
 pub mod energy;
 pub mod error;
 pub mod freq;
 pub mod guard;
 pub mod hotplug;
+pub mod mali;
 pub mod nvpmodel;
 pub mod power;
 pub mod sysfs;

@@ -217,6 +217,10 @@ pub fn jetson_nano() -> Tree {
          < PM_CONFIG DEFAULT=0 >",
     );
     t.raw("/var/lib/nvpmodel/status", b"pmode:0000");
+    t.file("/sys/kernel/debug/clk/override.emc/clk_rate", "1600000000");
+    t.file("/sys/kernel/nvpmodel_emc_cap/emc_iso_cap", "0");
+    t.file("/sys/kernel/debug/tegra_bwmgr/emc_min_rate", "204000000");
+    t.file("/sys/kernel/debug/tegra_bwmgr/emc_max_rate", "1600000000");
     t.script(
         "/usr/sbin/nvpmodel",
         r#"status="$(dirname "$0")/../../var/lib/nvpmodel/status"
@@ -291,6 +295,21 @@ pub fn odroid_xu3() -> Tree {
         t.file(&format!("{dir}/enable"), "0");
         t.file(&format!("{dir}/update_period"), "263808 usec");
     }
+    t
+}
+
+/// An Odroid XU3 on Hardkernel's 3.10 kernel: the Mali has no devfreq,
+/// only its own DVFS files in MHz.
+pub fn odroid_xu3_legacy_kernel() -> Tree {
+    let t = odroid_xu3();
+    std::fs::remove_dir_all(t.path("/sys/class/devfreq")).unwrap();
+    t.file(
+        "/sys/devices/11800000.mali/dvfs_table",
+        "177 266 350 420 480 543",
+    );
+    t.file("/sys/devices/11800000.mali/clock", "177");
+    t.file("/sys/devices/11800000.mali/dvfs_min_lock", "0");
+    t.file("/sys/devices/11800000.mali/dvfs_max_lock", "0");
     t
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use groupscale::platform::energy::EnergyMeter;
 use groupscale::platform::nvpmodel::{jetson_clocks, Nvpmodel};
-use groupscale::platform::{cpufreq, devfreq, hotplug, power, sysfs};
+use groupscale::platform::{cpufreq, devfreq, emc, hotplug, mali, power, sysfs};
 use groupscale::platform::{restore_state_file, ClockGuard, GuardOptions, Platform, Snap, Sysfs};
 use serde_json::json;
 
@@ -77,6 +77,9 @@ pub struct SetArgs {
     /// Fix the GPU's devfreq frequency, in Hz.
     #[arg(long)]
     gpu_freq: Option<u64>,
+    /// Fix the Jetson memory clock (EMC), in Hz (debugfs, root only).
+    #[arg(long)]
+    emc_freq: Option<u64>,
     /// Use the nearest available frequency instead of refusing one not in the table.
     #[arg(long)]
     nearest: bool,
@@ -121,6 +124,8 @@ fn show(common: &Common, as_json: bool) -> anyhow::Result<Outcome> {
     let policies = cpufreq::policies(&sysfs)?;
     let devices = devfreq::devices(&sysfs)?;
     let online = hotplug::online(&sysfs).ok();
+    let memory_clock = emc::read(&sysfs).ok();
+    let legacy_mali = mali::read(&sysfs).ok();
     let nvp = Nvpmodel::find(common.nvpmodel.as_deref());
     let mode = nvp.as_ref().map(|n| n.query().map_err(|e| e.to_string()));
     let modes = nvp
@@ -133,6 +138,8 @@ fn show(common: &Common, as_json: bool) -> anyhow::Result<Outcome> {
             "online_cpus": online,
             "cpufreq": policies,
             "devfreq": devices,
+            "emc": memory_clock,
+            "legacy_mali": legacy_mali,
             "nvpmodel": nvp.as_ref().map(|_| json!({
                 "mode": mode.as_ref().and_then(|m| m.as_ref().ok()),
                 "modes": modes.as_ref().and_then(|m| m.as_ref().ok()),
@@ -196,6 +203,27 @@ fn show(common: &Common, as_json: bool) -> anyhow::Result<Outcome> {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(" ")
+        );
+    }
+    if let Some(m) = &legacy_mali {
+        let table: Vec<String> = m.table_mhz.iter().map(u64::to_string).collect();
+        println!(
+            "Mali (legacy DVFS): {} MHz; available: {} MHz",
+            m.clock_mhz,
+            table.join(" ")
+        );
+    }
+    if let Some(e) = &memory_clock {
+        println!(
+            "EMC (memory clock): {} Hz{}{}",
+            e.rate_hz,
+            e.cap_hz
+                .map(|c| format!(", nvpmodel cap {c} Hz"))
+                .unwrap_or_default(),
+            match (e.min_hz, e.max_hz) {
+                (Some(lo), Some(hi)) => format!(", bwmgr limits {lo}-{hi} Hz"),
+                _ => String::new(),
+            }
         );
     }
     match (&mode, &modes) {
@@ -263,12 +291,27 @@ fn set(common: &Common, args: SetArgs) -> anyhow::Result<Outcome> {
             }
         }
         if let Some(hz) = args.gpu_freq {
-            let gpu = devfreq::gpu(&sysfs)?;
-            let now = devfreq::set_frequency(g, &sysfs, &gpu, hz, snap)?;
-            report.push(format!(
-                "{}: fixed at {hz} Hz; kernel reports {now} Hz",
-                gpu.name
-            ));
+            // devfreq where the kernel has it; the Odroid's legacy Mali files otherwise.
+            match (devfreq::gpu(&sysfs), mali::read(&sysfs)) {
+                (Ok(gpu), _) => {
+                    let now = devfreq::set_frequency(g, &sysfs, &gpu, hz, snap)?;
+                    report.push(format!(
+                        "{}: fixed at {hz} Hz; kernel reports {now} Hz",
+                        gpu.name
+                    ));
+                }
+                (Err(_), Ok(legacy)) => {
+                    let now = mali::set_frequency(g, &sysfs, &legacy, hz, snap)?;
+                    report.push(format!(
+                        "Mali (legacy DVFS): fixed at {hz} Hz; kernel reports {now} Hz"
+                    ));
+                }
+                (Err(e), Err(_)) => return Err(e),
+            }
+        }
+        if let Some(hz) = args.emc_freq {
+            let now = emc::set_rate(g, &sysfs, &emc::read(&sysfs)?, hz)?;
+            report.push(format!("EMC: fixed at {hz} Hz; clock reports {now} Hz"));
         }
         if let Some(list) = &args.online {
             let cpus = sysfs::parse_cpu_list(list).ok_or_else(|| {
@@ -288,7 +331,7 @@ fn set(common: &Common, args: SetArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     if report.is_empty() {
-        bail!("nothing to set: give --cpu-policy with --freq or --governor, --gpu-freq, --nvpmodel-mode, --jetson-clocks or --online");
+        bail!("nothing to set: give --cpu-policy with --freq or --governor, --gpu-freq, --emc-freq, --nvpmodel-mode, --jetson-clocks or --online");
     }
     for line in &report {
         println!("{line}");
