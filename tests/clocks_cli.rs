@@ -48,7 +48,12 @@ fn show_lists_every_domain_and_says_what_is_absent() {
     let out = run(
         &nano,
         state.path(),
-        &["clocks", "show", "--nvpmodel", nvpmodel.to_str().unwrap()],
+        &[
+            "clocks",
+            "show",
+            "--nvpmodel-bin",
+            nvpmodel.to_str().unwrap(),
+        ],
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
@@ -253,9 +258,9 @@ fn bad_requests_fail_in_one_line_and_change_nothing() {
             &[
                 "clocks",
                 "set",
-                "--nvpmodel-mode",
-                "1",
                 "--nvpmodel",
+                "1",
+                "--nvpmodel-bin",
                 "/nonexistent/nvpmodel",
             ],
         ),

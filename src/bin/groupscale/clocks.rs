@@ -27,7 +27,7 @@ pub struct Common {
     state_file: Option<PathBuf>,
     /// The nvpmodel binary (default: GROUPSCALE_NVPMODEL or /usr/sbin/nvpmodel).
     #[arg(long, global = true)]
-    nvpmodel: Option<PathBuf>,
+    nvpmodel_bin: Option<PathBuf>,
 }
 
 impl Common {
@@ -83,9 +83,9 @@ pub struct SetArgs {
     /// Use the nearest available frequency instead of refusing one not in the table.
     #[arg(long)]
     nearest: bool,
-    /// Switch the Jetson power mode.
+    /// Switch the Jetson power mode (nvpmodel -m M).
     #[arg(long)]
-    nvpmodel_mode: Option<u32>,
+    nvpmodel: Option<u32>,
     /// Run jetson_clocks at this path (its current clocks are stored first).
     #[arg(long)]
     jetson_clocks: Option<PathBuf>,
@@ -126,7 +126,7 @@ fn show(common: &Common, as_json: bool) -> anyhow::Result<Outcome> {
     let online = hotplug::online(&sysfs).ok();
     let memory_clock = emc::read(&sysfs).ok();
     let legacy_mali = mali::read(&sysfs).ok();
-    let nvp = Nvpmodel::find(common.nvpmodel.as_deref());
+    let nvp = Nvpmodel::find(common.nvpmodel_bin.as_deref());
     let mode = nvp.as_ref().map(|n| n.query().map_err(|e| e.to_string()));
     let modes = nvp
         .as_ref()
@@ -255,12 +255,12 @@ fn set(common: &Common, args: SetArgs) -> anyhow::Result<Outcome> {
     let mut report = Vec::new();
     // All or nothing: a failure undoes what this command already changed.
     guard.atomically(|g| {
-        if let Some(mode) = args.nvpmodel_mode {
-            let nvp = Nvpmodel::find(common.nvpmodel.as_deref()).ok_or_else(|| {
+        if let Some(mode) = args.nvpmodel {
+            let nvp = Nvpmodel::find(common.nvpmodel_bin.as_deref()).ok_or_else(|| {
                 groupscale::platform::PlatformError::NotSupported {
                     what: "nvpmodel".into(),
                     path: common
-                        .nvpmodel
+                        .nvpmodel_bin
                         .clone()
                         .unwrap_or_else(|| "/usr/sbin/nvpmodel".into()),
                 }
@@ -331,7 +331,7 @@ fn set(common: &Common, args: SetArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     if report.is_empty() {
-        bail!("nothing to set: give --cpu-policy with --freq or --governor, --gpu-freq, --emc-freq, --nvpmodel-mode, --jetson-clocks or --online");
+        bail!("nothing to set: give --cpu-policy with --freq or --governor, --gpu-freq, --emc-freq, --nvpmodel, --jetson-clocks or --online");
     }
     for line in &report {
         println!("{line}");
