@@ -3,7 +3,7 @@
 //! - `GROUPSCALE_BACKEND=scalar|cpu|neon|cuda|wgpu` forces the default backend.
 //! - `GROUPSCALE_STRICT=1` turns a forced choice that cannot be honoured into
 //!   an error instead of a fallback.
-//! - `GROUPSCALE_CPU_ISA=avx512|avx2|portable`, `GROUPSCALE_THREADS=N` and
+//! - `GROUPSCALE_CPU_ISA=avx512|avx2|neon|portable`, `GROUPSCALE_THREADS=N` and
 //!   `GROUPSCALE_CORES=0-3,6` configure the CPU backend.
 
 use crate::error::{Error, Result};

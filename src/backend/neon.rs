@@ -1,14 +1,23 @@
-//! NEON backend (ARM): not implemented yet. On ARM the `cpu` backend runs its
-//! portable kernels until the hand-written NEON kernels land (issue 3).
+//! The `neon` backend: the CPU backend held to its NEON kernels, for callers
+//! that want to be sure NEON runs (`GROUPSCALE_BACKEND=neon`, `--backend neon`).
 
 use std::sync::Arc;
 
 use crate::backend::Backend;
 
 pub fn probe() -> Result<Arc<dyn Backend>, String> {
-    if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
-        Err("not implemented yet: the NEON kernels arrive with their own issue; `cpu` runs portable kernels".into())
-    } else {
-        Err("not an ARM CPU".into())
+    #[cfg(feature = "cpu")]
+    {
+        use crate::backend::cpu::{CpuBackend, CpuConfig, CpuIsa};
+        CpuIsa::Neon.check()?;
+        let config = CpuConfig {
+            isa: Some(CpuIsa::Neon),
+            ..CpuConfig::from_env().map_err(|e| e.to_string())?
+        };
+        CpuBackend::new(config)
+            .map(|cpu| Arc::new(cpu) as Arc<dyn Backend>)
+            .map_err(|e| e.to_string())
     }
+    #[cfg(not(feature = "cpu"))]
+    Err("built without the `cpu` feature".into())
 }

@@ -26,9 +26,10 @@ pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
         let Ok(backend) = &probe.backend else {
             continue;
         };
-        if only.is_some_and(|k| k != probe.kind)
-            || (only.is_none() && probe.kind == BackendKind::Scalar)
-        {
+        // Unless asked for by name, skip the oracle itself, and `neon`, which
+        // is the CPU backend on its NEON kernels, checked as `cpu/neon`.
+        let implied = matches!(probe.kind, BackendKind::Scalar | BackendKind::Neon);
+        if only.is_some_and(|k| k != probe.kind) || (only.is_none() && implied) {
             continue;
         }
         #[cfg(feature = "cpu")]

@@ -13,18 +13,21 @@ pub enum CpuIsa {
     Avx512,
     /// x86-64 with AVX2 and FMA: 16×6 register tiles.
     Avx2,
+    /// ARM NEON: 8×8 register tiles (AArch64; always present there).
+    Neon,
     /// Plain Rust that the compiler vectorises for the build target.
     Portable,
 }
 
 impl CpuIsa {
     /// Fastest first.
-    pub const ALL: [CpuIsa; 3] = [Self::Avx512, Self::Avx2, Self::Portable];
+    pub const ALL: [CpuIsa; 4] = [Self::Avx512, Self::Avx2, Self::Neon, Self::Portable];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Avx512 => "avx512",
             Self::Avx2 => "avx2",
+            Self::Neon => "neon",
             Self::Portable => "portable",
         }
     }
@@ -33,6 +36,13 @@ impl CpuIsa {
     pub fn check(self) -> Result<(), String> {
         match self {
             Self::Portable => Ok(()),
+            // NEON is part of the AArch64 base architecture.
+            #[cfg(target_arch = "aarch64")]
+            Self::Neon => Ok(()),
+            #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
+            Self::Neon => Err("NEON kernels exist for ARM only".into()),
+            #[cfg(target_arch = "arm")]
+            Self::Neon => Err("the 32-bit ARM NEON kernels are not written yet; the portable kernels run".into()),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => Ok(()),
             #[cfg(target_arch = "x86_64")]
@@ -47,7 +57,7 @@ impl CpuIsa {
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => Err("this CPU lacks AVX2 or FMA".into()),
             #[cfg(not(target_arch = "x86_64"))]
-            _ => Err(format!("{} kernels exist for x86-64 only", self.as_str())),
+            Self::Avx512 | Self::Avx2 => Err(format!("{} kernels exist for x86-64 only", self.as_str())),
         }
     }
 
@@ -99,7 +109,7 @@ impl FromStr for CpuIsa {
             .ok_or_else(|| Error::Setting {
                 name: "GROUPSCALE_CPU_ISA",
                 value: s.into(),
-                reason: "expected avx512, avx2 or portable".into(),
+                reason: "expected avx512, avx2, neon or portable".into(),
             })
     }
 }

@@ -5,6 +5,7 @@
 mod conv;
 mod dense;
 pub mod isa;
+mod neon;
 mod pool;
 mod portable;
 mod tile;
@@ -110,6 +111,8 @@ impl Backend for CpuBackend {
                 CpuIsa::Avx512 => Box::new(conv::CpuConv::<x86::avx512::Avx512>::new(c, workers)?),
                 #[cfg(target_arch = "x86_64")]
                 CpuIsa::Avx2 => Box::new(conv::CpuConv::<x86::avx2::Avx2>::new(c, workers)?),
+                #[cfg(target_arch = "aarch64")]
+                CpuIsa::Neon => Box::new(conv::CpuConv::<neon::aarch64::Neon>::new(c, workers)?),
                 CpuIsa::Portable => Box::new(conv::CpuConv::<portable::Portable>::new(c, workers)?),
                 #[allow(unreachable_patterns)]
                 other => {

@@ -11,6 +11,12 @@ use crate::backend::cpu::isa::CpuIsa;
 /// Pixels of the widest tile of any kernel; sizes [`TileArgs::pix`].
 pub(crate) const MAX_PIXELS: usize = 8;
 
+/// How far ahead the weight stream is prefetched, in reduction steps. A
+/// tile's weights (`depth × 2·lanes` floats) outgrow L1 on most layers and are
+/// re-read for every pixel tile; without the hint the loads wait on L2
+/// (measured: 172 → 191 GFLOP/s on L4 with AVX-512). 8 to 32 performed alike.
+pub(crate) const PREFETCH_STEPS: usize = 16;
+
 #[derive(Clone, Copy)]
 pub(crate) struct TileArgs {
     /// The image's first input channel (padded when the layer pads).
@@ -76,3 +82,116 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
         }
     }
 }
+
+/// Defines a [`TileKernel`](super::tile::TileKernel) for one vector
+/// instruction set. The loop nest is written once here; only the intrinsics
+/// differ. `fma(a, b, c)` is `a·b + c`; `prefetch(p)` hints that `p` is read
+/// soon (it may point past a buffer, so it must not fault).
+macro_rules! simd_tile_kernel {
+    (
+        $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
+        zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
+        fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path,
+        full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path
+    ) => {
+        pub(crate) struct $name;
+
+        impl $crate::backend::cpu::tile::TileKernel for $name {
+            const ISA: $crate::backend::cpu::isa::CpuIsa = $isa;
+            const LANES: usize = $lanes;
+            const PIXELS: usize = $pixels;
+            const ROW_PIXELS: usize = 2 * $pixels;
+
+            unsafe fn tile(t: &$crate::backend::cpu::tile::TileArgs, vectors: usize) {
+                if vectors == 2 {
+                    tile::<2>(t)
+                } else {
+                    tile::<1>(t)
+                }
+            }
+
+            unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
+                tile_row(t)
+            }
+        }
+
+        // Index loops over the register arrays unroll fully into registers.
+        #[allow(clippy::needless_range_loop)]
+        #[target_feature(enable = $feature)]
+        unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
+            const NP: usize = 2 * $pixels;
+            let mut acc = [$zero(); NP];
+            let first = t.x.add(t.pix[0]);
+            for d in 0..t.depth {
+                let x = first.add(*t.kofs.add(d) as usize);
+                $prefetch(t.a[0].wrapping_add((d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes));
+                let a = $load(t.a[0].add(d * $lanes));
+                for i in 0..NP {
+                    acc[i] = $fma($splat(*x.add(i)), a, acc[i]);
+                }
+            }
+            let bias = $load(t.bias);
+            let mut out = [$zero(); NP];
+            for i in 0..NP {
+                out[i] = $add(acc[i], bias);
+                if t.relu {
+                    out[i] = $max(out[i], $zero());
+                }
+            }
+            if t.rows == $lanes && t.cols == NP {
+                $full_row_store(&out, t);
+            } else {
+                let mut tmp = [0.0f32; NP * $lanes];
+                for i in 0..NP {
+                    $store(tmp.as_mut_ptr().add(i * $lanes), out[i]);
+                }
+                $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
+            }
+        }
+
+        // Index loops over the register arrays unroll fully into registers.
+        #[allow(clippy::needless_range_loop)]
+        #[target_feature(enable = $feature)]
+        unsafe fn tile<const MV: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
+            let mut acc = [[$zero(); MV]; $pixels];
+            let pix = t.pix;
+            for d in 0..t.depth {
+                let x = t.x.add(*t.kofs.add(d) as usize);
+                let mut a = [$zero(); MV];
+                for v in 0..MV {
+                    $prefetch(t.a[v].wrapping_add((d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes));
+                    a[v] = $load(t.a[v].add(d * $lanes));
+                }
+                for i in 0..$pixels {
+                    let xi = $splat(*x.add(pix[i]));
+                    for v in 0..MV {
+                        acc[i][v] = $fma(xi, a[v], acc[i][v]);
+                    }
+                }
+            }
+            let mut out = [[$zero(); MV]; $pixels];
+            for v in 0..MV {
+                let bias = $load(t.bias.add(v * $lanes));
+                for i in 0..$pixels {
+                    out[i][v] = $add(acc[i][v], bias);
+                    if t.relu {
+                        out[i][v] = $max(out[i][v], $zero());
+                    }
+                }
+            }
+            if t.rows == MV * $lanes && t.cols == $pixels {
+                $full_tile_store(&out, t);
+            } else {
+                let mut tmp = [0.0f32; $pixels * 2 * $lanes];
+                let width = MV * $lanes;
+                for i in 0..$pixels {
+                    for v in 0..MV {
+                        $store(tmp.as_mut_ptr().add(i * width + v * $lanes), out[i][v]);
+                    }
+                }
+                $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+            }
+        }
+    };
+}
+pub(crate) use simd_tile_kernel;

@@ -1,136 +1,23 @@
 //! x86-64 kernels, one instance of the same tile per instruction set.
 
-/// How far ahead the weight stream is prefetched, in reduction steps. A
-/// tile's weights (`depth × 2·lanes` floats) outgrow L1 on most layers and are
-/// re-read for every pixel tile; without the hint the loads wait on L2
-/// (measured: 172 → 191 GFLOP/s on L4 with AVX-512). 8 to 32 performed alike.
-pub(crate) const PREFETCH_STEPS: usize = 16;
+use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
-/// Defines a [`TileKernel`](super::tile::TileKernel) for one x86 vector
-/// width. The loop nest is written once here; only the intrinsics differ.
-macro_rules! x86_tile_kernel {
-    (
-        $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
-        zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
-        fma: $fma:ident, add: $add:ident, max: $max:ident, full_tile_store: $full_tile_store:path,
-        full_row_store: $full_row_store:path
-    ) => {
-        pub(crate) struct $name;
-
-        impl $crate::backend::cpu::tile::TileKernel for $name {
-            const ISA: $crate::backend::cpu::isa::CpuIsa = $isa;
-            const LANES: usize = $lanes;
-            const PIXELS: usize = $pixels;
-            const ROW_PIXELS: usize = 2 * $pixels;
-
-            unsafe fn tile(t: &$crate::backend::cpu::tile::TileArgs, vectors: usize) {
-                if vectors == 2 {
-                    tile::<2>(t)
-                } else {
-                    tile::<1>(t)
-                }
-            }
-
-            unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
-                tile_row(t)
-            }
-        }
-
-        // Index loops over the register arrays unroll fully into registers.
-        #[allow(clippy::needless_range_loop)]
-        #[target_feature(enable = $feature)]
-        unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
-            const NP: usize = 2 * $pixels;
-            let mut acc = [$zero(); NP];
-            let first = t.x.add(t.pix[0]);
-            for d in 0..t.depth {
-                let x = first.add(*t.kofs.add(d) as usize);
-                _mm_prefetch::<_MM_HINT_T0>(
-                    t.a[0].wrapping_add((d + $crate::backend::cpu::x86::PREFETCH_STEPS) * $lanes)
-                        as *const i8,
-                );
-                let a = $load(t.a[0].add(d * $lanes));
-                for i in 0..NP {
-                    acc[i] = $fma($splat(*x.add(i)), a, acc[i]);
-                }
-            }
-            let bias = $load(t.bias);
-            let mut out = [$zero(); NP];
-            for i in 0..NP {
-                out[i] = $add(acc[i], bias);
-                if t.relu {
-                    out[i] = $max(out[i], $zero());
-                }
-            }
-            if t.rows == $lanes && t.cols == NP {
-                $full_row_store(&out, t);
-            } else {
-                let mut tmp = [0.0f32; NP * $lanes];
-                for i in 0..NP {
-                    $store(tmp.as_mut_ptr().add(i * $lanes), out[i]);
-                }
-                $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
-            }
-        }
-
-        // Index loops over the register arrays unroll fully into registers.
-        #[allow(clippy::needless_range_loop)]
-        #[target_feature(enable = $feature)]
-        unsafe fn tile<const MV: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
-            let mut acc = [[$zero(); MV]; $pixels];
-            let pix = t.pix;
-            for d in 0..t.depth {
-                let x = t.x.add(*t.kofs.add(d) as usize);
-                let mut a = [$zero(); MV];
-                for v in 0..MV {
-                    _mm_prefetch::<_MM_HINT_T0>(
-                        t.a[v]
-                            .wrapping_add((d + $crate::backend::cpu::x86::PREFETCH_STEPS) * $lanes)
-                            as *const i8,
-                    );
-                    a[v] = $load(t.a[v].add(d * $lanes));
-                }
-                for i in 0..$pixels {
-                    let xi = $splat(*x.add(pix[i]));
-                    for v in 0..MV {
-                        acc[i][v] = $fma(xi, a[v], acc[i][v]);
-                    }
-                }
-            }
-            let mut out = [[$zero(); MV]; $pixels];
-            for v in 0..MV {
-                let bias = $load(t.bias.add(v * $lanes));
-                for i in 0..$pixels {
-                    out[i][v] = $add(acc[i][v], bias);
-                    if t.relu {
-                        out[i][v] = $max(out[i][v], $zero());
-                    }
-                }
-            }
-            if t.rows == MV * $lanes && t.cols == $pixels {
-                $full_tile_store(&out, t);
-            } else {
-                let mut tmp = [0.0f32; $pixels * 2 * $lanes];
-                let width = MV * $lanes;
-                for i in 0..$pixels {
-                    for v in 0..MV {
-                        $store(tmp.as_mut_ptr().add(i * width + v * $lanes), out[i][v]);
-                    }
-                }
-                $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
-            }
-        }
-    };
+/// Hints the weight stream into L1 (a hint: never faults, even past a buffer).
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    // SAFETY: prefetching has no architectural effect and never faults.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
 }
+
 
 pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
     use crate::backend::cpu::tile::TileArgs;
 
-    x86_tile_kernel!(Avx512, isa: crate::CpuIsa::Avx512, feature: "avx512f", lanes: 16, pixels: 8,
+    crate::backend::cpu::tile::simd_tile_kernel!(Avx512, isa: crate::CpuIsa::Avx512, feature: "avx512f", lanes: 16, pixels: 8,
         zero: _mm512_setzero_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, splat: _mm512_set1_ps,
-        fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, full_tile_store: store_full_tile,
+        fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, prefetch: super::prefetch, full_tile_store: store_full_tile,
         full_row_store: store_full_row);
 
     /// A row tile is two 8-pixel tiles side by side.
@@ -206,9 +93,9 @@ pub(crate) mod avx2 {
 
     use crate::backend::cpu::tile::TileArgs;
 
-    x86_tile_kernel!(Avx2, isa: crate::CpuIsa::Avx2, feature: "avx2,fma", lanes: 8, pixels: 6,
+    crate::backend::cpu::tile::simd_tile_kernel!(Avx2, isa: crate::CpuIsa::Avx2, feature: "avx2,fma", lanes: 8, pixels: 6,
         zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, splat: _mm256_set1_ps,
-        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, full_tile_store: store_full_tile,
+        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, prefetch: super::prefetch, full_tile_store: store_full_tile,
         full_row_store: store_full_row);
 
     #[inline(always)]
