@@ -7,12 +7,29 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "toolchain components"
+step "toolchain components, cross linkers, qemu"
 for component in rustfmt clippy; do
     if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
         rustup component add "$component"
     fi
 done
+arm_targets="aarch64-unknown-linux-gnu thumbv7neon-unknown-linux-gnueabihf"
+for target in $arm_targets; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        rustup target add "$target"
+    fi
+done
+missing=""
+for tool in aarch64-linux-gnu-gcc arm-linux-gnueabihf-gcc qemu-aarch64 qemu-arm; do
+    command -v "$tool" >/dev/null || missing=yes
+done
+[ -d /usr/aarch64-linux-gnu/lib ] && [ -d /usr/arm-linux-gnueabihf/lib ] || missing=yes
+if [ -n "$missing" ]; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-user >/dev/null
+fi
 
 # Which backends must run here, read from the machine itself rather than from
 # the crate's own detection, so a detection bug fails the suite.
@@ -28,8 +45,11 @@ echo "backends expected to run here: $GROUPSCALE_EXPECT_BACKENDS"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy"
+step "cargo clippy (x86-64, AArch64, ARMv7)"
 cargo clippy --all-targets -- -D warnings
+for target in $arm_targets; do
+    cargo clippy --target "$target" --lib --tests -- -D warnings
+done
 
 step "feature subsets build"
 cargo check --no-default-features --lib
@@ -41,6 +61,20 @@ cargo test --doc
 
 step "selftest from the command line"
 cargo run --release --quiet -- selftest
+
+# The ARM suites, under qemu-user, for each core the boards have. Every core
+# emulated here has NEON (and VFPv4 on 32-bit), so NEON must run on each:
+# tests/expected_backends_ran.rs fails otherwise.
+arm_suite() {
+    local target=$1 qemu=$2 sysroot=$3 cpu=$4
+    step "ARM suite: $target on $cpu (qemu)"
+    QEMU_CPU=$cpu GROUPSCALE_EXPECT_BACKENDS=cpu/neon,cpu/portable \
+        GROUPSCALE_TEST_RUNNER="$qemu -L $sysroot" \
+        cargo test --target "$target" --lib --tests
+}
+arm_suite aarch64-unknown-linux-gnu qemu-aarch64 /usr/aarch64-linux-gnu cortex-a57
+arm_suite thumbv7neon-unknown-linux-gnueabihf qemu-arm /usr/arm-linux-gnueabihf cortex-a15
+arm_suite thumbv7neon-unknown-linux-gnueabihf qemu-arm /usr/arm-linux-gnueabihf cortex-a7
 
 step "benches build"
 cargo bench --no-run --quiet

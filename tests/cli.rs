@@ -1,13 +1,15 @@
 //! The `groupscale` binary as a user meets it: real .npy files in and out,
 //! one-line errors with exit status 2.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use npyz::WriterBuilder;
 
 fn groupscale(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_groupscale"))
+    common::groupscale_command()
         .args(args)
         .env_remove("GROUPSCALE_BACKEND")
         .env_remove("GROUPSCALE_STRICT")
@@ -185,14 +187,14 @@ fn forced_backends_are_strict_when_asked() {
         &groupscale(&["selftest", "--backend", "wgpu"]),
         "unavailable",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_groupscale"))
+    let out = common::groupscale_command()
         .arg("info")
         .env("GROUPSCALE_BACKEND", "cuda")
         .env("GROUPSCALE_STRICT", "1")
         .output()
         .unwrap();
     assert_clean_failure(&out, "cuda");
-    let relaxed = Command::new(env!("CARGO_BIN_EXE_groupscale"))
+    let relaxed = common::groupscale_command()
         .arg("info")
         .env("GROUPSCALE_BACKEND", "cuda")
         .env_remove("GROUPSCALE_STRICT")
@@ -227,7 +229,7 @@ fn bench_prints_every_layer_and_k() {
 #[test]
 fn cpu_isa_overrides_are_honoured_or_refused() {
     let run = |isa: &str, strict: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupscale"));
+        let mut cmd = common::groupscale_command();
         cmd.args([
             "bench",
             "--backend",

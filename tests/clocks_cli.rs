@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::fake_boards::{jetson_nano, odroid_xu3, odroid_xu3_legacy_kernel, Tree};
 
 fn groupscale(tree: &Path, state: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupscale"));
+    let mut cmd = common::groupscale_command();
     cmd.args(args)
         .arg("--sysfs-root")
         .arg(tree)
@@ -355,7 +355,7 @@ fn an_unwritable_state_file_stops_before_any_change() {
     let before = nano.snapshot();
     // A state "file" whose parent is a regular file cannot be created, even by root.
     let blocker = tempfile::NamedTempFile::new().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_groupscale"))
+    let out = common::groupscale_command()
         .args([
             "clocks",
             "set",

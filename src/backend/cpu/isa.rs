@@ -42,7 +42,7 @@ impl CpuIsa {
             #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
             Self::Neon => Err("NEON kernels exist for ARM only".into()),
             #[cfg(target_arch = "arm")]
-            Self::Neon => Err("the 32-bit ARM NEON kernels are not written yet; the portable kernels run".into()),
+            Self::Neon => crate::backend::cpu::neon::armv7::supported(),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => Ok(()),
             #[cfg(target_arch = "x86_64")]
@@ -57,7 +57,9 @@ impl CpuIsa {
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => Err("this CPU lacks AVX2 or FMA".into()),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::Avx512 | Self::Avx2 => Err(format!("{} kernels exist for x86-64 only", self.as_str())),
+            Self::Avx512 | Self::Avx2 => {
+                Err(format!("{} kernels exist for x86-64 only", self.as_str()))
+            }
         }
     }
 
@@ -116,10 +118,9 @@ impl FromStr for CpuIsa {
 
 /// The CPU features worth reporting, for `groupscale info`.
 pub fn features() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut found = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
+        let mut found = Vec::new();
         macro_rules! probe {
             ($($f:tt),*) => {$(if std::arch::is_x86_feature_detected!($f) { found.push($f); })*};
         }
@@ -134,8 +135,21 @@ pub fn features() -> Vec<&'static str> {
             "avx512vnni",
             "f16c"
         );
+        found
     }
     #[cfg(target_arch = "aarch64")]
-    found.push("neon");
-    found
+    {
+        vec!["neon"]
+    }
+    #[cfg(target_arch = "arm")]
+    {
+        match crate::backend::cpu::neon::armv7::supported() {
+            Ok(()) => vec!["neon", "vfpv4"],
+            Err(_) => Vec::new(),
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
+    {
+        Vec::new()
+    }
 }

@@ -113,6 +113,8 @@ impl Backend for CpuBackend {
                 CpuIsa::Avx2 => Box::new(conv::CpuConv::<x86::avx2::Avx2>::new(c, workers)?),
                 #[cfg(target_arch = "aarch64")]
                 CpuIsa::Neon => Box::new(conv::CpuConv::<neon::aarch64::Neon>::new(c, workers)?),
+                #[cfg(target_arch = "arm")]
+                CpuIsa::Neon => Box::new(conv::CpuConv::<neon::armv7::Neon>::new(c, workers)?),
                 CpuIsa::Portable => Box::new(conv::CpuConv::<portable::Portable>::new(c, workers)?),
                 #[allow(unreachable_patterns)]
                 other => {

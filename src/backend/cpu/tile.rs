@@ -15,6 +15,7 @@ pub(crate) const MAX_PIXELS: usize = 8;
 /// tile's weights (`depth × 2·lanes` floats) outgrow L1 on most layers and are
 /// re-read for every pixel tile; without the hint the loads wait on L2
 /// (measured: 172 → 191 GFLOP/s on L4 with AVX-512). 8 to 32 performed alike.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) const PREFETCH_STEPS: usize = 16;
 
 #[derive(Clone, Copy)]
@@ -87,6 +88,7 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
 /// instruction set. The loop nest is written once here; only the intrinsics
 /// differ. `fma(a, b, c)` is `a·b + c`; `prefetch(p)` hints that `p` is read
 /// soon (it may point past a buffer, so it must not fault).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! simd_tile_kernel {
     (
         $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
@@ -124,7 +126,9 @@ macro_rules! simd_tile_kernel {
             let first = t.x.add(t.pix[0]);
             for d in 0..t.depth {
                 let x = first.add(*t.kofs.add(d) as usize);
-                $prefetch(t.a[0].wrapping_add((d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes));
+                $prefetch(
+                    t.a[0].wrapping_add((d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes),
+                );
                 let a = $load(t.a[0].add(d * $lanes));
                 for i in 0..NP {
                     acc[i] = $fma($splat(*x.add(i)), a, acc[i]);
@@ -159,7 +163,11 @@ macro_rules! simd_tile_kernel {
                 let x = t.x.add(*t.kofs.add(d) as usize);
                 let mut a = [$zero(); MV];
                 for v in 0..MV {
-                    $prefetch(t.a[v].wrapping_add((d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes));
+                    $prefetch(
+                        t.a[v].wrapping_add(
+                            (d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes,
+                        ),
+                    );
                     a[v] = $load(t.a[v].add(d * $lanes));
                 }
                 for i in 0..$pixels {
@@ -194,4 +202,5 @@ macro_rules! simd_tile_kernel {
         }
     };
 }
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) use simd_tile_kernel;

@@ -21,7 +21,9 @@ unsafe fn fma(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
 #[inline(always)]
 fn prefetch(p: *const f32) {
     // SAFETY: a prefetch has no architectural effect.
-    unsafe { std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags)) }
+    unsafe {
+        std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags))
+    }
 }
 
 crate::backend::cpu::tile::simd_tile_kernel!(Neon, isa: crate::CpuIsa::Neon, feature: "neon", lanes: 4, pixels: 8,

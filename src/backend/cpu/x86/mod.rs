@@ -9,7 +9,6 @@ fn prefetch(p: *const f32) {
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
 }
 
-
 pub(crate) mod avx512 {
     use std::arch::x86_64::*;
 
