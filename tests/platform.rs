@@ -430,3 +430,28 @@ fn hotplug_keeps_one_cpu_and_brings_cpus_up_before_taking_others_down() {
     assert!(hotplug::set_online(&mut g, &sysfs, &[]).is_err());
     assert!(hotplug::set_online(&mut g, &sysfs, &[9]).is_err());
 }
+
+#[test]
+fn big_little_clusters_are_found_and_named() {
+    use groupscale::platform::topology::{clusters, find, Core};
+    let xu3 = odroid_xu3();
+    let found = clusters(&Sysfs::new(xu3.root())).unwrap();
+    assert_eq!(found.len(), 2);
+    let little = find(&found, "little").unwrap();
+    let big = find(&found, "big").unwrap();
+    assert_eq!(
+        (little.cpus.clone(), little.core),
+        (vec![0, 1, 2, 3], Some(Core::CortexA7))
+    );
+    assert_eq!(
+        (big.cpus.clone(), big.core),
+        (vec![4, 5, 6, 7], Some(Core::CortexA15))
+    );
+    assert_eq!(find(&found, "4").unwrap().id, 4);
+    assert!(find(&found, "medium").is_none());
+    // A laptop: policies per CPU, no ARM part numbers.
+    assert!(clusters(&Sysfs::new(laptop().root()))
+        .unwrap()
+        .iter()
+        .all(|c| c.core.is_none()));
+}

@@ -17,6 +17,7 @@ pub mod mali;
 pub mod nvpmodel;
 pub mod power;
 pub mod sysfs;
+pub mod topology;
 
 pub use detect::{Board, Platform};
 pub use error::PlatformError;

@@ -273,6 +273,7 @@ pub fn odroid_xu3() -> Tree {
         200000,
         2000000,
     );
+    t.raw("/proc/cpuinfo", b"processor\t: 0\nCPU part\t: 0xc07\n\nprocessor\t: 1\nCPU part\t: 0xc07\n\nprocessor\t: 2\nCPU part\t: 0xc07\n\nprocessor\t: 3\nCPU part\t: 0xc07\n\nprocessor\t: 4\nCPU part\t: 0xc0f\n\nprocessor\t: 5\nCPU part\t: 0xc0f\n\nprocessor\t: 6\nCPU part\t: 0xc0f\n\nprocessor\t: 7\nCPU part\t: 0xc0f\n\n");
     t.devfreq(
         "11800000.gpu",
         &[

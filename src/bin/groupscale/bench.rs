@@ -4,6 +4,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use groupscale::platform::sysfs::format_cpu_list;
+use groupscale::platform::topology::{self, Cluster};
+use groupscale::platform::Sysfs;
 use groupscale::presets::{alexnet_cifar, PresetConv, GROUPS};
 use groupscale::PreparedLayer;
 use serde::Serialize;
@@ -18,8 +21,19 @@ pub struct Args {
     #[arg(long)]
     threads: Option<usize>,
     /// Pin CPU workers to these cores, e.g. 0-3 or 4,5.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cluster")]
     cores: Option<String>,
+    /// Pin CPU workers to a cluster: big, little, or a cpufreq policy id
+    /// (task mapping on big.LITTLE; see `groupscale info`).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Only this many active groups (default: every k).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Exactly this many timed runs per k, without warm-up (for instruction
+    /// counting); default: warm up, then run for --time-ms.
+    #[arg(long)]
+    runs: Option<usize>,
     #[arg(long)]
     backend: Option<String>,
     /// Only these layers, e.g. L1,L3.
@@ -39,8 +53,8 @@ struct Row {
     k: usize,
     median_ms: f64,
     gflops: f64,
-    /// time(k) / time(G)
-    ratio_to_full: f64,
+    /// time(k) / time(G), when k = G was timed too
+    ratio_to_full: Option<f64>,
     runs: usize,
 }
 
@@ -58,7 +72,28 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let backend = choose_backend(args.backend.as_deref(), args.threads, args.cores.as_deref())?;
+    let cores = match &args.cluster {
+        Some(name) => {
+            let clusters = topology::clusters(&Sysfs::system())?;
+            let Some(cluster) = topology::find(&clusters, name) else {
+                bail!(
+                    "no cluster {name:?} here (clusters: {})",
+                    describe_clusters(&clusters)
+                );
+            };
+            Some(format_cpu_list(&cluster.cpus))
+        }
+        None => args.cores.clone(),
+    };
+    let backend = choose_backend(args.backend.as_deref(), args.threads, cores.as_deref())?;
+    let ks: Vec<usize> = match args.k {
+        Some(k) if (1..=GROUPS).contains(&k) => vec![k],
+        Some(k) => bail!("--k {k} is out of range 1..={GROUPS}"),
+        None => (1..=GROUPS).collect(),
+    };
+    if args.runs == Some(0) {
+        bail!("--runs must be at least 1");
+    }
     let presets: Vec<PresetConv> = alexnet_cifar()
         .into_iter()
         .filter(|p| {
@@ -71,19 +106,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let budget = Duration::from_millis(args.time_ms.max(1));
     let mut rows = Vec::new();
     for preset in &presets {
-        let medians = time_preset(&backend, preset, args.batch, budget)?;
-        for (k, (median, runs)) in medians.iter().enumerate().map(|(i, m)| (i + 1, *m)) {
+        let medians = time_preset(&backend, preset, args.batch, &ks, budget, args.runs)?;
+        let full = ks.iter().position(|&k| k == GROUPS).map(|i| medians[i].0);
+        for (&k, &(median, runs)) in ks.iter().zip(&medians) {
             rows.push(Row {
                 layer: preset.name,
                 k,
                 median_ms: median * 1e3,
                 gflops: preset.flops(args.batch, k) / median / 1e9,
-                ratio_to_full: median / medians[GROUPS - 1].0,
+                ratio_to_full: full.map(|f| median / f),
                 runs,
             });
         }
     }
-    let stack_ms = if presets.len() == alexnet_cifar().len() {
+    let stack_ms = if presets.len() == alexnet_cifar().len() && ks.len() == GROUPS {
         (1..=GROUPS)
             .map(|k| rows.iter().filter(|r| r.k == k).map(|r| r.median_ms).sum())
             .collect()
@@ -105,12 +141,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// Median seconds and run count for k = 1..=G.
+/// Median seconds and run count for each k in `ks`.
 fn time_preset(
     backend: &std::sync::Arc<dyn groupscale::Backend>,
     preset: &PresetConv,
     batch: usize,
+    ks: &[usize],
     budget: Duration,
+    exact_runs: Option<usize>,
 ) -> anyhow::Result<Vec<(f64, usize)>> {
     let [h, w] = preset.input_hw;
     let mut layer = PreparedLayer::new(backend, preset.layer(7)?.into())?;
@@ -128,17 +166,25 @@ fn time_preset(
         layer.run(&input[..shape.len()], shape, k, &mut output[..out_len])?;
         Ok(start.elapsed())
     };
-    // Warm-up: caches, thread pool, page faults.
-    for _ in 0..3 {
-        for k in 1..=GROUPS {
-            run(k)?;
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ks.len()];
+    if let Some(runs) = exact_runs {
+        for _ in 0..runs {
+            for (i, &k) in ks.iter().enumerate() {
+                samples[i].push(run(k)?.as_secs_f64());
+            }
         }
-    }
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); GROUPS];
-    let start = Instant::now();
-    while start.elapsed() < budget || samples[0].len() < 5 {
-        for k in 1..=GROUPS {
-            samples[k - 1].push(run(k)?.as_secs_f64());
+    } else {
+        // Warm-up: caches, thread pool, page faults.
+        for _ in 0..3 {
+            for &k in ks {
+                run(k)?;
+            }
+        }
+        let start = Instant::now();
+        while start.elapsed() < budget || samples[0].len() < 5 {
+            for (i, &k) in ks.iter().enumerate() {
+                samples[i].push(run(k)?.as_secs_f64());
+            }
         }
     }
     Ok(samples
@@ -160,9 +206,10 @@ fn print_table(report: &Report) {
         "layer", "k", "median ms", "GFLOP/s", "t(k)/t(4)"
     );
     for r in &report.rows {
+        let ratio = r.ratio_to_full.map_or("-".into(), |x| format!("{x:.3}"));
         println!(
-            "{:<6} {:>2} {:>10.4} {:>9.1} {:>11.3}",
-            r.layer, r.k, r.median_ms, r.gflops, r.ratio_to_full
+            "{:<6} {:>2} {:>10.4} {:>9.1} {:>11}",
+            r.layer, r.k, r.median_ms, r.gflops, ratio
         );
     }
     if !report.stack_ms.is_empty() {
@@ -174,4 +221,23 @@ fn print_table(report: &Report) {
             .collect();
         println!("conv stack L1-L5 per batch: {}", cells.join(", "));
     }
+}
+
+pub fn describe_clusters(clusters: &[Cluster]) -> String {
+    if clusters.is_empty() {
+        return "none found: no cpufreq policies".into();
+    }
+    clusters
+        .iter()
+        .map(|c| {
+            let core = c.core.map_or(String::new(), |core| format!(" {core:?}"));
+            format!(
+                "policy{} = CPUs {}{core} up to {} kHz",
+                c.id,
+                format_cpu_list(&c.cpus),
+                c.max_khz
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -13,6 +13,12 @@ pub fn run() -> anyhow::Result<Outcome> {
         .map(|i| i.to_string())
         .collect();
     println!("cpu kernels this CPU runs: {}", supported.join(", "));
+    let clusters = groupscale::platform::topology::clusters(&groupscale::platform::Sysfs::system())
+        .unwrap_or_default();
+    println!(
+        "cpu clusters (bench --cluster): {}",
+        crate::bench::describe_clusters(&clusters)
+    );
     println!("backends:");
     for probe in groupscale::registry().probes() {
         match &probe.backend {
