@@ -46,3 +46,49 @@ fn seeded_random_convolutions() {
         &format!("random shapes, GROUPSCALE_TEST_SEED={seed}"),
     );
 }
+
+/// Pooling must treat NaN as `f32::max` does (ignored; an all-NaN window
+/// gives −∞), on every backend and every pooling path.
+#[test]
+fn max_pool_handles_nan_like_the_oracle() {
+    use groupscale::{Layer, MaxPool2dSpec, PreparedLayer, ScalarBackend, Shape4, Tensor};
+    let shape = Shape4::new(1, 2, 4, 12);
+    let data: Vec<f32> = (0..shape.len())
+        .map(|i| match i % 7 {
+            0 | 3 => f32::NAN,
+            _ if i < 8 => f32::NAN, // an all-NaN 2×2 window at the start
+            _ => i as f32 - 40.0,
+        })
+        .collect();
+    let input = Tensor::new(shape, data).unwrap();
+    let oracle: std::sync::Arc<dyn groupscale::Backend> = std::sync::Arc::new(ScalarBackend);
+    for spec in [
+        MaxPool2dSpec::square(2),
+        MaxPool2dSpec {
+            kernel: [3, 3],
+            stride: [1, 2],
+            padding: [1, 1],
+        },
+    ] {
+        let want = PreparedLayer::new(&oracle, Layer::MaxPool2d(spec))
+            .unwrap()
+            .forward(&input, 1)
+            .unwrap();
+        for target in targets(None) {
+            let got = PreparedLayer::new(&target.backend, Layer::MaxPool2d(spec))
+                .unwrap()
+                .forward(&input, 1)
+                .unwrap();
+            let same = want
+                .data
+                .iter()
+                .zip(&got.data)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same,
+                "{} {spec:?}: {:?} vs oracle {:?}",
+                target.label, got.data, want.data
+            );
+        }
+    }
+}

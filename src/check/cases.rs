@@ -336,6 +336,35 @@ pub fn named() -> Vec<Case> {
             Shape4::new(1, 3, 7, 7),
             51,
         ),
+        // Wide enough for four-at-a-time vector steps plus a remainder.
+        plain_case(
+            "max-pool-2x2-wide",
+            MaxPool2dSpec::square(2).into(),
+            Shape4::new(1, 3, 6, 22),
+            53,
+        ),
+        plain_case(
+            "max-pool-3x3-stride-1",
+            MaxPool2dSpec {
+                kernel: [3, 3],
+                stride: [1, 1],
+                padding: [1, 1],
+            }
+            .into(),
+            Shape4::new(1, 2, 5, 6),
+            54,
+        ),
+        plain_case(
+            "max-pool-3x1-stride-3",
+            MaxPool2dSpec {
+                kernel: [3, 1],
+                stride: [3, 3],
+                padding: [1, 0],
+            }
+            .into(),
+            Shape4::new(1, 2, 8, 9),
+            55,
+        ),
         plain_case("softmax", Layer::Softmax, Shape4::flat(3, 10), 52),
     ];
     // Single-sliver segments over rows of at least 16 pixels at stride 1 take

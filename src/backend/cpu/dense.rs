@@ -1,6 +1,7 @@
 //! Grouped linear layers and the dynamic classifier head on the CPU: dot
 //! products over each output's contiguous weight row, parallel over outputs.
 
+use crate::backend::cpu::dot::DotFn;
 use crate::backend::cpu::workers::{SharedMut, Workers};
 use crate::backend::Kernel;
 use crate::error::Result;
@@ -13,16 +14,18 @@ const ROWS_PER_TASK: usize = 16;
 
 pub(crate) struct CpuLinear {
     spec: LinearSpec,
+    dot: DotFn,
     weights: Vec<f32>,
     bias: Vec<f32>,
     workers: Workers,
 }
 
 impl CpuLinear {
-    pub fn new(layer: &Linear, workers: Workers) -> Self {
+    pub fn new(layer: &Linear, dot: DotFn, workers: Workers) -> Self {
         let spec = *layer.spec();
         Self {
             spec,
+            dot,
             weights: layer.weights().to_f32().into_owned(),
             bias: layer
                 .bias()
@@ -53,7 +56,7 @@ impl Kernel for CpuLinear {
                     let w_row = &self.weights[start..start + row_len];
                     for n in 0..shape.n {
                         let x = &input[n * in_len..(n + 1) * in_len][reads.clone()];
-                        let mut y = dot(w_row, x) + self.bias[o];
+                        let mut y = (self.dot)(w_row, x) + self.bias[o];
                         if relu {
                             y = y.max(0.0);
                         }
@@ -68,13 +71,15 @@ impl Kernel for CpuLinear {
 
 pub(crate) struct CpuHead {
     head: Head,
+    dot: DotFn,
     weights: Vec<f32>,
     workers: Workers,
 }
 
 impl CpuHead {
-    pub fn new(head: &Head, workers: Workers) -> Self {
+    pub fn new(head: &Head, dot: DotFn, workers: Workers) -> Self {
         Self {
+            dot,
             weights: head.weights().to_f32().into_owned(),
             head: head.clone(),
             workers,
@@ -100,7 +105,7 @@ impl Kernel for CpuHead {
                         .map(|j| {
                             let w =
                                 &self.weights[(j * classes + c) * fg..(j * classes + c + 1) * fg];
-                            dot(w, &x[j * fg..(j + 1) * fg])
+                            (self.dot)(w, &x[j * fg..(j + 1) * fg])
                         })
                         .sum::<f32>();
                 // SAFETY: batch row `n` belongs to this task alone.
@@ -109,19 +114,4 @@ impl Kernel for CpuHead {
         });
         Ok(())
     }
-}
-
-/// A dot product with independent partial sums, which the compiler vectorises.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const WIDTH: usize = 16;
-    let mut acc = [0.0f32; WIDTH];
-    let (a_main, a_tail) = a.split_at(a.len() - a.len() % WIDTH);
-    let (b_main, b_tail) = b.split_at(a_main.len());
-    for (ca, cb) in a_main.chunks_exact(WIDTH).zip(b_main.chunks_exact(WIDTH)) {
-        for l in 0..WIDTH {
-            acc[l] += ca[l] * cb[l];
-        }
-    }
-    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }

@@ -4,6 +4,7 @@
 
 mod conv;
 mod dense;
+mod dot;
 pub mod isa;
 mod neon;
 mod pool;
@@ -124,8 +125,8 @@ impl Backend for CpuBackend {
                     })
                 }
             },
-            Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, workers)),
-            Layer::Head(h) => Box::new(dense::CpuHead::new(h, workers)),
+            Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, dot::for_isa(self.isa), workers)),
+            Layer::Head(h) => Box::new(dense::CpuHead::new(h, dot::for_isa(self.isa), workers)),
             Layer::MaxPool2d(spec) => Box::new(pool::CpuMaxPool {
                 spec: *spec,
                 workers,

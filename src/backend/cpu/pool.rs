@@ -1,9 +1,11 @@
-//! Max-pooling and softmax on the CPU: memory-bound and cheap next to the
-//! convolutions, so they reuse the oracle's per-plane loops and only add
-//! parallelism across planes.
+//! Max-pooling and softmax on the CPU. Pooling works row by row: for each
+//! window offset the range of outputs whose input lies inside the image is
+//! computed once, and the max over that range is a branch-free loop over a
+//! (strided) input row, which the compiler vectorises. Softmax reuses the
+//! oracle's row loop: it touches only the logits.
 
 use crate::backend::cpu::workers::{SharedMut, Workers};
-use crate::backend::scalar::pool::{max_pool_plane, softmax_row};
+use crate::backend::scalar::pool::softmax_row;
 use crate::backend::Kernel;
 use crate::error::Result;
 use crate::model::pool::MaxPool2dSpec;
@@ -30,7 +32,7 @@ impl Kernel for CpuMaxPool {
                 let y = unsafe {
                     std::slice::from_raw_parts_mut(y.ptr().add(p * out.plane()), out.plane())
                 };
-                max_pool_plane(
+                pool_plane(
                     &self.spec,
                     &input[p * shape.plane()..(p + 1) * shape.plane()],
                     shape,
@@ -57,4 +59,91 @@ impl Kernel for CpuSoftmax {
         }
         Ok(())
     }
+}
+
+/// Max-pools one plane of `shape` into one plane of `out`.
+fn pool_plane(spec: &MaxPool2dSpec, x: &[f32], shape: Shape4, y: &mut [f32], out: Shape4) {
+    if spec.kernel == [2, 2] && spec.stride == [2, 2] && spec.padding == [0, 0] {
+        return pool_2x2(x, shape.w, y, out);
+    }
+    let ([kh, kw], [sh, sw], [ph, pw]) = (spec.kernel, spec.stride, spec.padding);
+    for (oy, row) in y.chunks_exact_mut(out.w).enumerate() {
+        row.fill(f32::NEG_INFINITY);
+        for ky in 0..kh {
+            let Some(iy) = (oy * sh + ky).checked_sub(ph).filter(|&iy| iy < shape.h) else {
+                continue;
+            };
+            let input = &x[iy * shape.w..(iy + 1) * shape.w];
+            for kx in 0..kw {
+                // Output ox reads input ox·sw + kx − pw, inside [0, w) for ox in lo..hi.
+                let lo = pw.saturating_sub(kx).div_ceil(sw);
+                let hi = match (shape.w + pw).checked_sub(kx + 1) {
+                    Some(last) => (last / sw + 1).min(out.w),
+                    None => 0,
+                };
+                if lo < hi {
+                    max_into(&mut row[lo..hi], &input[lo * sw + kx - pw..], sw);
+                }
+            }
+        }
+    }
+}
+
+/// `out[i] = max(out[i], input[i·stride])`.
+#[inline(always)]
+fn max_into(out: &mut [f32], input: &[f32], stride: usize) {
+    match stride {
+        1 => out.iter_mut().zip(input).for_each(|(o, &v)| *o = o.max(v)),
+        2 => {
+            let n = out.len();
+            // One check up front lets the compiler drop the per-element ones.
+            let input = &input[..2 * n - 1];
+            for i in 0..n {
+                out[i] = out[i].max(input[2 * i]);
+            }
+        }
+        s => out
+            .iter_mut()
+            .zip(input.iter().step_by(s))
+            .for_each(|(o, &v)| *o = o.max(v)),
+    }
+}
+
+/// The common 2×2, stride-2 pool in one pass over pairs of input rows.
+/// The last max with −∞ gives an all-NaN window the oracle's result (−∞).
+fn pool_2x2(x: &[f32], w: usize, y: &mut [f32], out: Shape4) {
+    for (oy, row) in y.chunks_exact_mut(out.w).enumerate() {
+        let top = &x[2 * oy * w..][..2 * out.w];
+        let bottom = &x[(2 * oy + 1) * w..][..2 * out.w];
+        #[cfg(target_arch = "aarch64")]
+        let done = neon_2x2_row(top, bottom, row);
+        #[cfg(not(target_arch = "aarch64"))]
+        let done = 0;
+        for ox in done..out.w {
+            let m = top[2 * ox]
+                .max(top[2 * ox + 1])
+                .max(bottom[2 * ox].max(bottom[2 * ox + 1]));
+            row[ox] = m.max(f32::NEG_INFINITY);
+        }
+    }
+}
+
+/// Four outputs a step: `vld2q` splits even and odd columns, `vmaxnmq` has
+/// `f32::max`'s NaN rule. Returns how many outputs it wrote.
+#[cfg(target_arch = "aarch64")]
+fn neon_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
+    use std::arch::aarch64::*;
+    let steps = row.len() / 4;
+    // SAFETY: NEON is part of AArch64; step s reads top/bottom[8s..8s+8] and
+    // writes row[4s..4s+4], inside the slices (2·row.len() inputs each).
+    unsafe {
+        let floor = vdupq_n_f32(f32::NEG_INFINITY);
+        for s in 0..steps {
+            let t = vld2q_f32(top.as_ptr().add(8 * s));
+            let b = vld2q_f32(bottom.as_ptr().add(8 * s));
+            let m = vmaxnmq_f32(vmaxnmq_f32(t.0, t.1), vmaxnmq_f32(b.0, b.1));
+            vst1q_f32(row.as_mut_ptr().add(4 * s), vmaxnmq_f32(m, floor));
+        }
+    }
+    steps * 4
 }
