@@ -129,6 +129,7 @@ impl Backend for CpuBackend {
             Layer::Head(h) => Box::new(dense::CpuHead::new(h, dot::for_isa(self.isa), workers)),
             Layer::MaxPool2d(spec) => Box::new(pool::CpuMaxPool {
                 spec: *spec,
+                neon: self.isa == CpuIsa::Neon,
                 workers,
             }),
             Layer::Softmax => Box::new(pool::CpuSoftmax),
