@@ -111,6 +111,8 @@ struct Shared {
     /// Workers currently looking at `job`.
     active: AtomicUsize,
     parked: AtomicUsize,
+    /// Workers that have started; `Pool::start` waits for all of them.
+    started: AtomicUsize,
     shutdown: AtomicBool,
     park: Mutex<()>,
     wake: Condvar,
@@ -131,6 +133,7 @@ impl Pool {
             job: AtomicPtr::new(std::ptr::null_mut()),
             active: AtomicUsize::new(0),
             parked: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             park: Mutex::new(()),
             wake: Condvar::new(),
@@ -153,11 +156,15 @@ impl Pool {
                         // unpinned rather than failing a running layer.
                         let _ = pin_current_thread(core);
                     }
+                    shared.started.fetch_add(1, SeqCst);
                     worker_loop(&shared, id);
                 })
                 .map_err(|e| Error::ThreadPool(format!("cannot start a worker thread: {e}")))?;
             pool.handles.push(handle);
         }
+        // Return only once every worker runs: thread start-up (which
+        // allocates inside std) then never overlaps a caller's first layers.
+        wait_until(|| shared.started.load(SeqCst) == workers);
         Ok(Arc::new(pool))
     }
 
