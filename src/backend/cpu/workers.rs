@@ -46,12 +46,13 @@ impl Workers {
                 )));
             }
         }
+        // The caller is always one of the threads. When pinned, it joins the
+        // pool's cores for the duration of each call (see `Pool::run`):
+        // waiting instead would either compete with the workers for those
+        // cores (spinning) or pay a slow wake-up per layer (sleeping).
         let pool = match (&cores, threads) {
             (None, 1) => None,
-            // Unpinned: the caller is one of the threads.
-            (None, _) => Some(Pool::start(threads - 1, None, true)?),
-            // Pinned: every thread that computes is pinned, so the caller waits.
-            (Some(cores), _) => Some(Pool::start(threads, Some(cores.clone()), false)?),
+            _ => Some(Pool::start(threads - 1, cores.clone())?),
         };
         Ok(Self {
             pool,
@@ -73,7 +74,7 @@ impl Workers {
     /// task may use per-worker scratch space.
     pub fn run(&self, tasks: usize, task: impl Fn(usize, usize) + Sync) {
         match &self.pool {
-            Some(pool) if tasks > 1 || !pool.caller_works => pool.run(tasks, &task),
+            Some(pool) if tasks > 1 || pool.cores.is_some() => pool.run(tasks, &task),
             _ => (0..tasks).for_each(|t| task(t, 0)),
         }
     }
@@ -121,13 +122,14 @@ struct Shared {
 struct Pool {
     shared: Arc<Shared>,
     handles: Vec<JoinHandle<()>>,
-    caller_works: bool,
+    /// The cores the pool is pinned to, which the caller joins per call.
+    cores: Option<Vec<usize>>,
     /// One job at a time: kernels sharing the pool may run from several threads.
     running: Mutex<()>,
 }
 
 impl Pool {
-    fn start(workers: usize, cores: Option<Vec<usize>>, caller_works: bool) -> Result<Arc<Self>> {
+    fn start(workers: usize, cores: Option<Vec<usize>>) -> Result<Arc<Self>> {
         let shared = Arc::new(Shared {
             epoch: AtomicU64::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),
@@ -141,13 +143,14 @@ impl Pool {
         let mut pool = Pool {
             shared: shared.clone(),
             handles: Vec::with_capacity(workers),
-            caller_works,
+            cores: cores.clone(),
             running: Mutex::new(()),
         };
         for i in 0..workers {
             let shared = shared.clone();
-            let id = if caller_works { i + 1 } else { i };
-            let core = cores.as_ref().map(|c| c[i % c.len()]);
+            // The caller is worker 0; with cores, it takes the first core.
+            let id = i + 1;
+            let core = cores.as_ref().map(|c| c[id % c.len()]);
             let handle = std::thread::Builder::new()
                 .name(format!("groupscale-{i}"))
                 .spawn(move || {
@@ -189,7 +192,8 @@ impl Pool {
             let _guard = s.park.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
-        if self.caller_works {
+        {
+            let _on_pool_cores = self.cores.as_deref().map(CallerAffinity::join);
             job.work(0);
         }
         wait_until(|| job.done.load(Acquire) == tasks);
@@ -266,6 +270,58 @@ fn wait_until(done: impl Fn() -> bool) {
             std::hint::spin_loop();
         } else {
             std::thread::yield_now();
+        }
+    }
+}
+
+/// The calling thread's affinity, narrowed to a pool's cores until dropped.
+struct CallerAffinity {
+    #[cfg(target_os = "linux")]
+    previous: Option<libc::cpu_set_t>,
+}
+
+impl CallerAffinity {
+    fn join(cores: &[usize]) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: cpu_set_t is plain data; cores were checked to be below
+            // CPU_SETSIZE in `Workers::new`.
+            unsafe {
+                let size = std::mem::size_of::<libc::cpu_set_t>();
+                let mut previous: libc::cpu_set_t = std::mem::zeroed();
+                if libc::sched_getaffinity(0, size, &mut previous) != 0 {
+                    return Self { previous: None };
+                }
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for &core in cores {
+                    libc::CPU_SET(core, &mut set);
+                }
+                // Best effort, as for the workers: an offline core leaves the
+                // caller where it was.
+                if libc::sched_setaffinity(0, size, &set) != 0 {
+                    return Self { previous: None };
+                }
+                Self {
+                    previous: Some(previous),
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = cores;
+            Self {}
+        }
+    }
+}
+
+impl Drop for CallerAffinity {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(previous) = &self.previous {
+            // SAFETY: restoring the mask read in `join`.
+            unsafe {
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), previous);
+            }
         }
     }
 }
@@ -359,6 +415,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn affinity() -> Vec<usize> {
+        // SAFETY: plain data, read by the kernel.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+                0
+            );
+            (0..64).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pinned_pool_runs_the_caller_on_its_cores_and_gives_them_back() {
+        let before = affinity();
+        let workers = Workers::new(1, Some(vec![0])).unwrap();
+        let seen = Mutex::new(Vec::new());
+        workers.run(1, |_, worker| {
+            assert_eq!(worker, 0, "with one thread, the caller does the work");
+            *seen.lock().unwrap() = affinity();
+        });
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![0],
+            "the caller ran on the pool's core"
+        );
+        assert_eq!(affinity(), before, "and got its own affinity back");
     }
 
     #[test]
