@@ -7,7 +7,13 @@ use std::process::Command;
 /// cross-built binary cannot be started directly.
 #[allow(dead_code)]
 pub fn groupscale_command() -> Command {
-    let binary = env!("CARGO_BIN_EXE_groupscale");
+    command_for(std::path::Path::new(env!("CARGO_BIN_EXE_groupscale")))
+}
+
+/// A copy of the `groupscale` binary at `path`, as a command (through the
+/// runner, as above).
+#[allow(dead_code)]
+pub fn command_for(binary: &std::path::Path) -> Command {
     match std::env::var("GROUPSCALE_TEST_RUNNER") {
         Ok(runner) if !runner.trim().is_empty() => {
             let mut words = runner.split_whitespace();
