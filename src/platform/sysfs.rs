@@ -31,10 +31,6 @@ impl Sysfs {
         self.root.join(system_path.trim_start_matches('/'))
     }
 
-    pub fn exists(&self, path: &Path) -> bool {
-        path.exists()
-    }
-
     /// The file's contents without the trailing newline.
     pub fn read(&self, path: &Path) -> Result<String> {
         match std::fs::read_to_string(path) {

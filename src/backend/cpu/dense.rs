@@ -5,7 +5,7 @@ use crate::backend::cpu::dot::DotFn;
 use crate::backend::cpu::workers::{SharedMut, Workers};
 use crate::backend::Kernel;
 use crate::error::Result;
-use crate::model::head::Head;
+use crate::model::head::{Head, HeadSpec};
 use crate::model::linear::{Linear, LinearSpec};
 use crate::model::shape::Shape4;
 
@@ -70,7 +70,9 @@ impl Kernel for CpuLinear {
 }
 
 pub(crate) struct CpuHead {
-    head: Head,
+    spec: HeadSpec,
+    /// `[G, classes]`: row k−1 is the bias of k active groups.
+    bias: Vec<f32>,
     dot: DotFn,
     weights: Vec<f32>,
     workers: Workers,
@@ -81,7 +83,8 @@ impl CpuHead {
         Self {
             dot,
             weights: head.weights().to_f32().into_owned(),
-            head: head.clone(),
+            spec: *head.spec(),
+            bias: head.bias().to_vec(),
             workers,
         }
     }
@@ -93,9 +96,9 @@ impl Kernel for CpuHead {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
-        let spec = *self.head.spec();
+        let spec = self.spec;
         let (fg, classes) = (spec.features_per_group(), spec.classes);
-        let bias = &self.head.bias()[(k - 1) * classes..k * classes];
+        let bias = &self.bias[(k - 1) * classes..k * classes];
         let out = SharedMut::new(output);
         self.workers.run(shape.n, |n, _| {
             let x = &input[n * k * fg..(n + 1) * k * fg];

@@ -15,30 +15,20 @@ pub(super) fn max_pool2d(spec: &MaxPool2dSpec, input: &[f32], shape: Shape4, out
 }
 
 /// Pools one channel plane of `shape` into one plane of `out`.
-pub(crate) fn max_pool_plane(
-    spec: &MaxPool2dSpec,
-    x: &[f32],
-    shape: Shape4,
-    y: &mut [f32],
-    out: Shape4,
-) {
-    {
-        for oy in 0..out.h {
-            for ox in 0..out.w {
-                let mut best = f32::NEG_INFINITY;
-                for ky in 0..spec.kernel[0] {
-                    let iy = (oy * spec.stride[0] + ky) as isize - spec.padding[0] as isize;
-                    for kx in 0..spec.kernel[1] {
-                        let ix = (ox * spec.stride[1] + kx) as isize - spec.padding[1] as isize;
-                        if (0..shape.h as isize).contains(&iy)
-                            && (0..shape.w as isize).contains(&ix)
-                        {
-                            best = best.max(x[iy as usize * shape.w + ix as usize]);
-                        }
+fn max_pool_plane(spec: &MaxPool2dSpec, x: &[f32], shape: Shape4, y: &mut [f32], out: Shape4) {
+    for oy in 0..out.h {
+        for ox in 0..out.w {
+            let mut best = f32::NEG_INFINITY;
+            for ky in 0..spec.kernel[0] {
+                let iy = (oy * spec.stride[0] + ky) as isize - spec.padding[0] as isize;
+                for kx in 0..spec.kernel[1] {
+                    let ix = (ox * spec.stride[1] + kx) as isize - spec.padding[1] as isize;
+                    if (0..shape.h as isize).contains(&iy) && (0..shape.w as isize).contains(&ix) {
+                        best = best.max(x[iy as usize * shape.w + ix as usize]);
                     }
                 }
-                y[oy * out.w + ox] = best;
             }
+            y[oy * out.w + ox] = best;
         }
     }
 }
@@ -53,15 +43,13 @@ pub(super) fn softmax(input: &[f32], rows: usize, cols: usize, output: &mut [f32
 }
 
 pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) {
-    {
-        let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for (yi, xi) in y.iter_mut().zip(x) {
-            *yi = (xi - max).exp();
-            sum += *yi;
-        }
-        for yi in y.iter_mut() {
-            *yi /= sum;
-        }
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = (xi - max).exp();
+        sum += *yi;
+    }
+    for yi in y.iter_mut() {
+        *yi /= sum;
     }
 }
