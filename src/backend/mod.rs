@@ -1,8 +1,9 @@
 //! Backends: each turns a [`Layer`] into a prepared [`Kernel`].
 //!
 //! `scalar` is the oracle that every other backend is tested against; `cpu`
-//! is the fast CPU path (x86 SIMD now, NEON in its own issue); `cuda`, `wgpu`
-//! and `neon` report themselves unavailable until their kernels land.
+//! is the fast CPU path (AVX-512, AVX2, NEON or portable kernels); `neon` is
+//! the CPU backend held to its NEON kernels; `cuda` and `wgpu` report
+//! themselves unavailable until their kernels land.
 
 use std::fmt;
 use std::str::FromStr;

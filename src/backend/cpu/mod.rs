@@ -1,5 +1,5 @@
 //! The fast CPU backend: SIMD register-tile convolutions (AVX-512 or AVX2 on
-//! x86-64, portable Rust elsewhere; NEON lands in its own issue), on a worker
+//! x86-64, NEON on AArch64 and ARMv7, portable Rust elsewhere), on a worker
 //! pool that can be pinned to chosen cores.
 
 mod conv;
