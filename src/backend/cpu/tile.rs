@@ -87,14 +87,16 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
 /// Defines a [`TileKernel`](super::tile::TileKernel) for one vector
 /// instruction set. The loop nest is written once here; only the intrinsics
 /// differ. `fma(a, b, c)` is `a·b + c`; `prefetch(p)` hints that `p` is read
-/// soon (it may point past a buffer, so it must not fault).
+/// soon (it may point past a buffer, so it must not fault). Tiles are written
+/// through a buffer by `store_transposed` unless the ISA gives faster
+/// `full_tile_store`/`full_row_store` routines for whole tiles.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! simd_tile_kernel {
     (
         $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
         zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
-        fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path,
-        full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path
+        fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path
+        $(, full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path)?
     ) => {
         pub(crate) struct $name;
 
@@ -142,15 +144,16 @@ macro_rules! simd_tile_kernel {
                     out[i] = $max(out[i], $zero());
                 }
             }
-            if t.rows == $lanes && t.cols == NP {
-                $full_row_store(&out, t);
-            } else {
-                let mut tmp = [0.0f32; NP * $lanes];
-                for i in 0..NP {
-                    $store(tmp.as_mut_ptr().add(i * $lanes), out[i]);
+            $(
+                if t.rows == $lanes && t.cols == NP {
+                    return $full_row_store(&out, t);
                 }
-                $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
+            )?
+            let mut tmp = [0.0f32; NP * $lanes];
+            for i in 0..NP {
+                $store(tmp.as_mut_ptr().add(i * $lanes), out[i]);
             }
+            $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
         }
 
         // Index loops over the register arrays unroll fully into registers.
@@ -187,18 +190,19 @@ macro_rules! simd_tile_kernel {
                     }
                 }
             }
-            if t.rows == MV * $lanes && t.cols == $pixels {
-                $full_tile_store(&out, t);
-            } else {
-                let mut tmp = [0.0f32; $pixels * 2 * $lanes];
-                let width = MV * $lanes;
-                for i in 0..$pixels {
-                    for v in 0..MV {
-                        $store(tmp.as_mut_ptr().add(i * width + v * $lanes), out[i][v]);
-                    }
+            $(
+                if t.rows == MV * $lanes && t.cols == $pixels {
+                    return $full_tile_store(&out, t);
                 }
-                $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+            )?
+            let mut tmp = [0.0f32; $pixels * 2 * $lanes];
+            let width = MV * $lanes;
+            for i in 0..$pixels {
+                for v in 0..MV {
+                    $store(tmp.as_mut_ptr().add(i * width + v * $lanes), out[i][v]);
+                }
             }
+            $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
         }
     };
 }

@@ -4,8 +4,6 @@
 
 use std::arch::aarch64::*;
 
-use crate::backend::cpu::tile::{store_transposed, TileArgs};
-
 #[inline(always)]
 unsafe fn zero() -> float32x4_t {
     vdupq_n_f32(0.0)
@@ -28,27 +26,4 @@ fn prefetch(p: *const f32) {
 
 crate::backend::cpu::tile::simd_tile_kernel!(Neon, isa: crate::CpuIsa::Neon, feature: "neon", lanes: 4, pixels: 8,
     zero: zero, load: vld1q_f32, store: vst1q_f32, splat: vdupq_n_f32,
-    fma: fma, add: vaddq_f32, max: vmaxq_f32, prefetch: prefetch,
-    full_tile_store: store_full_tile, full_row_store: store_full_row);
-
-/// Writes 8 pixels × `4·MV` channels through a small buffer.
-#[inline(always)]
-unsafe fn store_full_tile<const MV: usize>(out: &[[float32x4_t; MV]; 8], t: &TileArgs) {
-    let mut tmp = [0.0f32; 8 * 8];
-    let width = MV * 4;
-    for (i, pixel) in out.iter().enumerate() {
-        for (v, lanes) in pixel.iter().enumerate() {
-            vst1q_f32(tmp.as_mut_ptr().add(i * width + v * 4), *lanes);
-        }
-    }
-    store_transposed(&tmp, width, t);
-}
-
-#[inline(always)]
-unsafe fn store_full_row(out: &[float32x4_t; 16], t: &TileArgs) {
-    let mut tmp = [0.0f32; 16 * 4];
-    for (i, lanes) in out.iter().enumerate() {
-        vst1q_f32(tmp.as_mut_ptr().add(i * 4), *lanes);
-    }
-    store_transposed(&tmp, 4, t);
-}
+    fma: fma, add: vaddq_f32, max: vmaxq_f32, prefetch: prefetch);

@@ -90,32 +90,8 @@ pub(crate) mod avx512 {
 pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
-    use crate::backend::cpu::tile::TileArgs;
-
+    // Six pixels do not fill a vector: every tile goes through the buffer.
     crate::backend::cpu::tile::simd_tile_kernel!(Avx2, isa: crate::CpuIsa::Avx2, feature: "avx2,fma", lanes: 8, pixels: 6,
         zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, splat: _mm256_set1_ps,
-        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, prefetch: super::prefetch, full_tile_store: store_full_tile,
-        full_row_store: store_full_row);
-
-    #[inline(always)]
-    unsafe fn store_full_row(out: &[__m256; 12], t: &TileArgs) {
-        let mut tmp = [0.0f32; 12 * 8];
-        for (i, lanes) in out.iter().enumerate() {
-            _mm256_storeu_ps(tmp.as_mut_ptr().add(i * 8), *lanes);
-        }
-        crate::backend::cpu::tile::store_transposed(&tmp, 8, t);
-    }
-
-    /// Six pixels do not fill a vector: store through a small buffer.
-    #[inline(always)]
-    unsafe fn store_full_tile<const MV: usize>(out: &[[__m256; MV]; 6], t: &TileArgs) {
-        let mut tmp = [0.0f32; 6 * 16];
-        let width = MV * 8;
-        for (i, pixel) in out.iter().enumerate() {
-            for (v, lanes) in pixel.iter().enumerate() {
-                _mm256_storeu_ps(tmp.as_mut_ptr().add(i * width + v * 8), *lanes);
-            }
-        }
-        crate::backend::cpu::tile::store_transposed(&tmp, width, t);
-    }
+        fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, prefetch: super::prefetch);
 }
