@@ -96,13 +96,12 @@ impl EnergyMeter {
             loop {
                 // A rail that fails to read counts as its last value, so one
                 // bad read cannot end the measurement.
-                let previous = samples.last().map(|s: &Sample| s.mw.clone());
                 let mw = sampled
                     .iter()
                     .enumerate()
                     .map(|(i, r)| {
                         r.read_mw(&sysfs)
-                            .unwrap_or_else(|_| previous.as_ref().map_or(0.0, |p| p[i]))
+                            .unwrap_or_else(|_| samples.last().map_or(0.0, |p: &Sample| p.mw[i]))
                     })
                     .collect();
                 samples.push(Sample {
