@@ -98,7 +98,7 @@ impl CpuIsa {
 
 impl fmt::Display for CpuIsa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
