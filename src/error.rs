@@ -47,6 +47,21 @@ pub enum Error {
     #[error("thread pool: {0}")]
     ThreadPool(String),
 
+    /// A model file that cannot be used: truncated, a corrupt header, a
+    /// tensor of the wrong shape or dtype, or layers that do not chain.
+    #[error("model file: {0}")]
+    ModelFile(String),
+
+    /// A dataset or image that cannot be read.
+    #[error("data: {0}")]
+    Data(String),
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+
     #[error(transparent)]
     Platform(#[from] crate::platform::PlatformError),
 }

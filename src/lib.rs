@@ -23,12 +23,16 @@
 
 pub mod backend;
 pub mod check;
+pub mod data;
 pub mod dispatch;
 pub mod error;
+pub mod eval;
 pub mod exec;
+pub mod loader;
 pub mod model;
 pub mod platform;
 pub mod presets;
+pub mod session;
 pub mod settings;
 
 #[cfg(feature = "cpu")]
@@ -38,6 +42,7 @@ pub use backend::{Backend, BackendKind, Kernel};
 pub use dispatch::{backend, default_backend, registry};
 pub use error::{Error, Result};
 pub use exec::PreparedLayer;
+pub use loader::Model;
 pub use model::conv::{Conv2d, Conv2dSpec};
 pub use model::group::{Connectivity, GroupLayout};
 pub use model::head::{Head, HeadSpec};
@@ -46,3 +51,4 @@ pub use model::linear::{Linear, LinearSpec};
 pub use model::pool::MaxPool2dSpec;
 pub use model::shape::{Shape4, Tensor};
 pub use model::weights::WeightData;
+pub use session::Session;

@@ -259,3 +259,96 @@ fn cpu_isa_overrides_are_honoured_or_refused() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("portable kernels"));
 }
+
+#[test]
+fn eval_prints_every_k_and_the_memory_comparison() {
+    let out = groupscale(&[
+        "eval",
+        "--limit",
+        "40",
+        "--batch",
+        "20",
+        "--latency-runs",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["images"], 40);
+    let rows = report["backends"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let bytes: Vec<u64> = rows
+        .iter()
+        .map(|r| r["weight_bytes"].as_u64().unwrap())
+        .collect();
+    assert!(bytes.windows(2).all(|w| w[0] < w[1]), "{bytes:?}");
+    assert_eq!(report["dynamic_weight_bytes"].as_u64(), Some(bytes[3]));
+    assert_eq!(
+        report["static_models_weight_bytes"].as_u64(),
+        Some(bytes.iter().sum())
+    );
+    let table = groupscale(&[
+        "eval",
+        "--model",
+        "builtin:isolated",
+        "--limit",
+        "10",
+        "--latency-runs",
+        "1",
+    ]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("groupalexnet-isolated"), "{text}");
+    assert!(text.contains("static models"), "{text}");
+}
+
+#[test]
+fn classify_names_a_class_for_each_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trouser.png");
+    // A bright vertical bar on black, 28×28 like Fashion-MNIST.
+    image::GrayImage::from_fn(28, 28, |x, _| {
+        image::Luma([if (10..18).contains(&x) { 220 } else { 0 }])
+    })
+    .save(&path)
+    .unwrap();
+    let out = groupscale(&["classify", "--groups", "2", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(path.to_str().unwrap()) && text.contains('%'),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_model_and_data_arguments_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"\x10\0\0\0\0\0\0\0{not json").unwrap();
+    assert_clean_failure(
+        &groupscale(&["eval", "--model", junk.to_str().unwrap()]),
+        "model file",
+    );
+    assert_clean_failure(
+        &groupscale(&["eval", "--model", "builtin:huge"]),
+        "no built-in model",
+    );
+    assert_clean_failure(&groupscale(&["eval", "--data", "/nonexistent"]), "neither");
+    assert_clean_failure(
+        &groupscale(&["classify", "--groups", "5", "x.png"]),
+        "k = 5",
+    );
+    assert_clean_failure(
+        &groupscale(&["classify", junk.to_str().unwrap()]),
+        "junk.safetensors",
+    );
+}

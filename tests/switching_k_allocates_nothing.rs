@@ -25,8 +25,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+// One test function: the counter is global, and the test harness itself
+// allocates when another test finishes.
 #[test]
-fn switching_k_allocates_nothing_on_one_or_two_threads() {
+fn switching_k_allocates_nothing() {
+    layers_on_one_or_two_threads();
+    model_session();
+}
+
+fn layers_on_one_or_two_threads() {
     // Two threads go through the worker pool, whose jobs live on the stack.
     for (isa, threads) in CpuIsa::supported()
         .into_iter()
@@ -76,5 +83,36 @@ fn switching_k_allocates_nothing_on_one_or_two_threads() {
                 preset.name
             );
         }
+    }
+}
+
+fn model_session() {
+    let model = groupscale::loader::builtin::model("cumulative").unwrap();
+    for isa in CpuIsa::supported() {
+        let backend: Arc<dyn Backend> = Arc::new(
+            CpuBackend::new(CpuConfig {
+                isa: Some(isa),
+                threads: Some(2),
+                cores: None,
+            })
+            .unwrap(),
+        );
+        let mut session = groupscale::Session::new(&model, backend, 2).unwrap();
+        let images = vec![0.1f32; 2 * model.input().item_len()];
+        session.infer(&images, 2).unwrap();
+        session.infer(&images[..images.len() / 2], 1).unwrap();
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        for k in [1, 4, 2, 3, 1] {
+            session.set_active_groups(k).unwrap();
+            for batch in [2, 1] {
+                let n = batch * model.input().item_len();
+                session.infer(&images[..n], batch).unwrap();
+            }
+        }
+        let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+        assert_eq!(
+            allocations, 0,
+            "model session on {isa}: {allocations} allocations"
+        );
     }
 }

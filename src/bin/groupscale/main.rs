@@ -4,8 +4,10 @@
 //! mismatch exits with status 1.
 
 mod bench;
+mod classify;
 mod clocks;
 mod conv;
+mod eval;
 mod info;
 mod npy;
 mod selftest;
@@ -38,6 +40,10 @@ enum Command {
     Selftest(selftest::Args),
     /// Time the preset AlexNet-CIFAR layers at k = 1..4.
     Bench(bench::Args),
+    /// Accuracy, confidence and latency of a model at every k, per backend.
+    Eval(eval::Args),
+    /// Classify PNG or JPEG images.
+    Classify(classify::Args),
     /// Show, set and restore CPU/GPU clocks, power modes and online CPUs.
     Clocks {
         #[command(subcommand)]
@@ -83,6 +89,8 @@ fn main() -> ExitCode {
         Command::Conv(args) => conv::run(args),
         Command::Selftest(args) => selftest::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Classify(args) => classify::run(args),
         Command::Clocks { command, common } => clocks::run(command, common),
         Command::Power(args) => clocks::power(args),
     };

@@ -1,0 +1,139 @@
+//! A model prepared on one backend: weights converted and uploaded once,
+//! activation buffers sized once, and an active group count that can change
+//! between two calls for free.
+
+use std::sync::Arc;
+
+use crate::backend::{Backend, BackendKind};
+use crate::error::{Error, Result};
+use crate::exec::PreparedLayer;
+use crate::loader::Model;
+use crate::model::shape::Shape4;
+
+/// Runs a [`Model`] on one backend.
+///
+/// ```no_run
+/// # fn main() -> groupscale::Result<()> {
+/// let model = groupscale::Model::load("models/groupalexnet-cumulative.safetensors")?;
+/// let mut session = groupscale::Session::new(&model, groupscale::default_backend()?, 8)?;
+/// let images = vec![0.0; 8 * model.input().item_len()];
+/// session.set_active_groups(2)?; // O(1): no allocation, no upload
+/// let logits = session.infer(&images, 8)?; // 8 × classes
+/// # let _ = logits; Ok(()) }
+/// ```
+pub struct Session {
+    backend: BackendKind,
+    layers: Vec<PreparedLayer>,
+    groups: usize,
+    k: usize,
+    item: Shape4,
+    classes: usize,
+    capacity: usize,
+    /// Ping-pong activation buffers; layer i writes `buffers[i % 2]`.
+    buffers: [Vec<f32>; 2],
+}
+
+impl Session {
+    /// Prepares every layer on `backend` and reserves buffers for batches of
+    /// up to `max_batch` images, with all groups active.
+    pub fn new(model: &Model, backend: Arc<dyn Backend>, max_batch: usize) -> Result<Self> {
+        let layers = model
+            .layers()
+            .iter()
+            .map(|l| PreparedLayer::new(&backend, l.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let input = model.input();
+        let mut session = Self {
+            backend: backend.kind(),
+            layers,
+            groups: model.groups(),
+            k: model.groups(),
+            item: Shape4::new(1, input.channels, input.height, input.width),
+            classes: model.classes().len(),
+            capacity: 0,
+            buffers: [Vec::new(), Vec::new()],
+        };
+        session.reserve(max_batch.max(1))?;
+        Ok(session)
+    }
+
+    /// Makes room for batches of up to `batch` images. `infer` calls it for a
+    /// batch larger than any before, so only that first call allocates.
+    pub fn reserve(&mut self, batch: usize) -> Result<()> {
+        if batch <= self.capacity {
+            return Ok(());
+        }
+        let mut shape = Shape4 {
+            n: batch,
+            ..self.item
+        };
+        let mut need = [0usize; 2];
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.reserve(batch, shape.h, shape.w)?;
+            // The widest activation comes with all groups active.
+            shape = layer.output_shape(shape, self.groups)?;
+            need[i % 2] = need[i % 2].max(shape.len());
+        }
+        for (buffer, need) in self.buffers.iter_mut().zip(need) {
+            buffer.resize(need, 0.0);
+        }
+        self.capacity = batch;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    pub fn active_groups(&self) -> usize {
+        self.k
+    }
+
+    /// Runs the first `k` groups from the next call on. Constant time: it
+    /// allocates nothing and uploads nothing.
+    pub fn set_active_groups(&mut self, k: usize) -> Result<()> {
+        if k == 0 || k > self.groups {
+            return Err(Error::ActiveGroups {
+                k,
+                groups: self.groups,
+            });
+        }
+        self.k = k;
+        Ok(())
+    }
+
+    /// Logits (`batch × classes`, row-major) for `batch` preprocessed images
+    /// in NCHW order (see [`crate::loader::InputSpec`]).
+    pub fn infer(&mut self, images: &[f32], batch: usize) -> Result<&[f32]> {
+        let expected = batch * self.item.item_len();
+        if batch == 0 || images.len() != expected {
+            return Err(Error::ElementCount {
+                what: "images",
+                expected,
+                got: images.len(),
+            });
+        }
+        self.reserve(batch)?;
+        let k = self.k;
+        let mut shape = Shape4 {
+            n: batch,
+            ..self.item
+        };
+        let [even, odd] = &mut self.buffers;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let out_shape = layer.output_shape(shape, k)?;
+            let (src, dst): (&[f32], &mut [f32]) = match i {
+                0 => (images, &mut even[..out_shape.len()]),
+                _ if i % 2 == 0 => (&odd[..shape.len()], &mut even[..out_shape.len()]),
+                _ => (&even[..shape.len()], &mut odd[..out_shape.len()]),
+            };
+            shape = layer.run(src, shape, k, dst)?;
+        }
+        let last = (self.layers.len() - 1) % 2;
+        Ok(&self.buffers[last][..batch * self.classes])
+    }
+}
