@@ -31,6 +31,19 @@ if [ -n "$missing" ]; then
         gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross qemu-user >/dev/null
 fi
 
+# Mesa's software Vulkan driver (lavapipe): the wgpu backend's adapter here.
+# tests/expected_backends_ran.rs then requires the wgpu backend to run.
+if ! ls /usr/share/vulkan/icd.d/lvp_icd* >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+fi
+# Mesa warns on every start without a private runtime directory.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
+    export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/groupscale-xdg-$(id -u)"
+    mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+fi
+
 # tests/expected_backends_ran.rs reads /proc/cpuinfo for what must run here.
 unset GROUPSCALE_BACKEND GROUPSCALE_STRICT GROUPSCALE_CPU_ISA GROUPSCALE_THREADS GROUPSCALE_CORES GROUPSCALE_EXPECT_BACKENDS
 
@@ -53,6 +66,7 @@ cargo test --doc
 
 step "selftest from the command line"
 cargo run --release --quiet -- selftest
+cargo run --release --quiet -- selftest --backend wgpu
 
 # The ARM suites, under qemu-user, for each core the boards have. Every core
 # emulated here has NEON (and VFPv4 on 32-bit), so NEON must run on each:

@@ -115,7 +115,10 @@ impl Registry {
         }
         let backend = PREFERENCE
             .into_iter()
-            .find_map(|kind| self.probe(kind).backend.clone().ok())
+            .find_map(|kind| {
+                let backend = self.probe(kind).backend.clone().ok()?;
+                (!backend.software_device()).then_some(backend)
+            })
             .expect("the scalar backend is always available");
         Ok(Selection { backend, fallback })
     }

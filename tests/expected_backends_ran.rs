@@ -31,7 +31,24 @@ fn expected_from_cpuinfo() -> Vec<String> {
     if cfg!(target_arch = "aarch64") || (cfg!(target_arch = "arm") && has("neon") && has("vfpv4")) {
         expected.push("cpu/neon".into());
     }
+    // Mesa's software Vulkan driver (lavapipe) gives the wgpu backend an
+    // adapter on any machine where it is installed; the test script installs it.
+    if cfg!(feature = "wgpu") && lavapipe_installed() {
+        expected.push("wgpu".into());
+    }
     expected
+}
+
+fn lavapipe_installed() -> bool {
+    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .any(|dir| {
+            std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("lvp_icd"))
+            })
+        })
 }
 
 #[test]

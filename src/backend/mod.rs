@@ -17,7 +17,15 @@ pub mod cpu;
 pub mod cuda;
 pub mod neon;
 pub mod scalar;
+#[cfg(feature = "wgpu")]
 pub mod wgpu;
+#[cfg(not(feature = "wgpu"))]
+pub mod wgpu {
+    //! Built without the `wgpu` feature.
+    pub fn probe() -> Result<std::sync::Arc<dyn super::Backend>, String> {
+        Err("built without the `wgpu` feature".into())
+    }
+}
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -70,6 +78,12 @@ pub trait Backend: Send + Sync {
 
     /// Converts, packs or uploads the layer's weights, once.
     fn prepare(&self, layer: &Layer) -> Result<Box<dyn Kernel>>;
+
+    /// A GPU backend on a software device (lavapipe, WARP): it works and is
+    /// tested, but the dispatcher never prefers it to the CPU kernels.
+    fn software_device(&self) -> bool {
+        false
+    }
 }
 
 /// A layer prepared on one backend.

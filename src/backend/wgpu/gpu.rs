@@ -1,0 +1,177 @@
+//! One wgpu device and queue, its compute pipelines (built once, cached
+//! with their bind-group layouts), and the errors wgpu reports out of band.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::shaders::{self, Entry};
+
+/// Which adapter to open.
+#[derive(Clone, Debug)]
+pub struct WgpuOptions {
+    /// Backends to try; default from `WGPU_BACKEND` (vulkan, metal, dx12,
+    /// gl), else all.
+    pub backends: wgpu::Backends,
+    /// Default from `WGPU_POWER_PREF` (low, high, none).
+    pub power: wgpu::PowerPreference,
+    /// Accept only a software adapter (lavapipe, WARP).
+    pub force_fallback: bool,
+}
+
+impl WgpuOptions {
+    pub fn from_env() -> Self {
+        Self {
+            backends: wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+            power: wgpu::PowerPreference::from_env()
+                .unwrap_or(wgpu::PowerPreference::HighPerformance),
+            force_fallback: false,
+        }
+    }
+}
+
+pub struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    /// The adapter has `SHADER_F16`, and the device was opened with it.
+    pub f16: bool,
+    pub max_workgroups: u32,
+    pipelines: Mutex<HashMap<(Entry, bool), Arc<Pipeline>>>,
+    /// The first validation or out-of-memory error wgpu raised since the
+    /// last check (wgpu reports these through a callback, not a result).
+    errors: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Opens the adapter `options` select. Every failure is a message, so
+    /// that a machine without a GPU or driver gets "unavailable".
+    pub async fn open(options: &WgpuOptions) -> Result<Self, String> {
+        if wgpu::Instance::enabled_backend_features().is_empty() {
+            return Err("wgpu was built without any backend for this platform".into());
+        }
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = options.backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: options.power,
+                force_fallback_adapter: options.force_fallback,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("no GPU adapter: {e}"))?;
+        let info = adapter.get_info();
+        let f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("groupscale"),
+                required_features: if f16 {
+                    wgpu::Features::SHADER_F16
+                } else {
+                    wgpu::Features::empty()
+                },
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                format!(
+                    "{} ({:?}): cannot open a device: {e}",
+                    info.name, info.backend
+                )
+            })?;
+        let errors: Arc<Mutex<Option<String>>> = Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        Ok(Self {
+            device,
+            queue,
+            info,
+            f16,
+            max_workgroups: limits.max_compute_workgroups_per_dimension,
+            pipelines: Mutex::default(),
+            errors,
+        })
+    }
+
+    /// The error wgpu raised since the last call, if any.
+    pub fn take_error(&self) -> Option<String> {
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The pipeline for `entry`, built on first use.
+    pub fn pipeline(&self, entry: Entry, f16_weights: bool) -> Arc<Pipeline> {
+        let f16_weights = f16_weights && entry.has_weights();
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry((entry, f16_weights))
+            .or_insert_with(|| Arc::new(self.build(entry, f16_weights)))
+            .clone()
+    }
+
+    fn build(&self, entry: Entry, f16_weights: bool) -> Pipeline {
+        let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        let storage_count = entry.storage_bindings();
+        for binding in 1..=storage_count {
+            entries.push(storage(binding, binding < storage_count));
+        }
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(entry.name()),
+                entries: &entries,
+            });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(entry.name()),
+                source: wgpu::ShaderSource::Wgsl(shaders::source(entry, f16_weights).into()),
+            });
+        let pipeline_layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry.name()),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry.name()),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry.name()),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        Pipeline { pipeline, layout }
+    }
+}

@@ -1,0 +1,364 @@
+//! One layer on the GPU: weights uploaded once at prepare, input/output
+//! buffers kept and grown only when a larger batch arrives, and a dispatch
+//! sized by the active groups.
+
+use std::sync::Arc;
+
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+use super::gpu::{Gpu, Pipeline};
+use super::params::{ConvParams, DenseParams, PoolParams, SoftmaxParams};
+use super::shaders::Entry;
+use crate::backend::{BackendKind, Kernel};
+use crate::error::{Error, Result};
+use crate::model::group::Connectivity;
+use crate::model::layer::Layer;
+use crate::model::shape::Shape4;
+use crate::model::weights::WeightData;
+
+const WORKGROUP: u32 = 64;
+
+fn failure(reason: impl Into<String>) -> Error {
+    Error::BackendUnavailable {
+        backend: BackendKind::Wgpu,
+        reason: reason.into(),
+    }
+}
+
+fn connectivity_code(c: Connectivity) -> u32 {
+    match c {
+        Connectivity::Isolated => 0,
+        Connectivity::Cumulative => 1,
+        Connectivity::Full => 2,
+    }
+}
+
+fn u32_of(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| Error::Shape(format!("{what} = {v} exceeds the GPU's 32-bit indices")))
+}
+
+/// Input, output and read-back buffers for one size, with their bind group.
+struct Io {
+    input: wgpu::Buffer,
+    output: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+}
+
+pub struct GpuKernel {
+    gpu: Arc<Gpu>,
+    layer: Layer,
+    entry: Entry,
+    pipeline: Arc<Pipeline>,
+    uniform: wgpu::Buffer,
+    /// Weights and bias (a 4-byte zero buffer when the layer has none).
+    weights: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    io: Option<Io>,
+    io_capacity: (u64, u64),
+}
+
+impl GpuKernel {
+    pub fn new(gpu: Arc<Gpu>, layer: &Layer) -> Result<Self> {
+        let (entry, weights, bias): (Entry, Option<&WeightData>, Option<&[f32]>) = match layer {
+            Layer::Conv2d(c) => (Entry::Conv, Some(c.weights()), c.bias()),
+            Layer::Linear(l) => (Entry::Linear, Some(l.weights()), l.bias()),
+            Layer::Head(h) => (Entry::Head, Some(h.weights()), Some(h.bias())),
+            Layer::MaxPool2d(_) => (Entry::MaxPool, None, None),
+            Layer::Softmax => (Entry::Softmax, None, None),
+        };
+        let f16_weights = gpu.f16 && matches!(weights, Some(WeightData::F16(_)));
+        let pipeline = gpu.pipeline(entry, f16_weights);
+        let weights = weights.map(|w| {
+            let bytes: Vec<u8> = match w {
+                WeightData::F16(v) if f16_weights => {
+                    let mut b: Vec<u8> = bytemuck::cast_slice(v).to_vec();
+                    b.resize(b.len().next_multiple_of(4).max(4), 0);
+                    b
+                }
+                other => bytemuck::cast_slice(&other.to_f32()).to_vec(),
+            };
+            let bias_bytes: Vec<u8> = match bias {
+                Some(b) if !b.is_empty() => bytemuck::cast_slice(b).to_vec(),
+                _ => vec![0; 4],
+            };
+            let init = |label: &str, contents: &[u8]| {
+                gpu.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some(label),
+                        contents,
+                        usage: wgpu::BufferUsages::STORAGE,
+                    })
+            };
+            (init("weights", &bytes), init("bias", &bias_bytes))
+        });
+        let uniform = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params"),
+            size: 80,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let kernel = Self {
+            gpu,
+            layer: layer.clone(),
+            entry,
+            pipeline,
+            uniform,
+            weights,
+            io: None,
+            io_capacity: (0, 0),
+        };
+        kernel.check_gpu()?;
+        Ok(kernel)
+    }
+
+    fn check_gpu(&self) -> Result<()> {
+        match self.gpu.take_error() {
+            Some(e) => Err(failure(format!("{}: {e}", self.gpu.info.name))),
+            None => Ok(()),
+        }
+    }
+
+    fn ensure_io(&mut self, in_bytes: u64, out_bytes: u64) {
+        let (have_in, have_out) = self.io_capacity;
+        if self.io.is_some() && in_bytes <= have_in && out_bytes <= have_out {
+            return;
+        }
+        let (in_bytes, out_bytes) = (in_bytes.max(have_in).max(4), out_bytes.max(have_out).max(4));
+        let device = &self.gpu.device;
+        let buffer = |label: &str, size: u64, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        use wgpu::BufferUsages as U;
+        let input = buffer("input", in_bytes, U::STORAGE | U::COPY_DST);
+        let output = buffer("output", out_bytes, U::STORAGE | U::COPY_SRC);
+        let readback = buffer("readback", out_bytes, U::MAP_READ | U::COPY_DST);
+        let mut entries = vec![
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: self.uniform.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: input.as_entire_binding(),
+            },
+        ];
+        if let Some((w, b)) = &self.weights {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 2,
+                resource: w.as_entire_binding(),
+            });
+            entries.push(wgpu::BindGroupEntry {
+                binding: 3,
+                resource: b.as_entire_binding(),
+            });
+        }
+        entries.push(wgpu::BindGroupEntry {
+            binding: self.entry.storage_bindings(),
+            resource: output.as_entire_binding(),
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.entry.name()),
+            layout: &self.pipeline.layout,
+            entries: &entries,
+        });
+        self.io = Some(Io {
+            input,
+            output,
+            readback,
+            bind_group,
+        });
+        self.io_capacity = (in_bytes, out_bytes);
+    }
+
+    /// The uniform bytes and the workgroup grid for one call.
+    fn plan(&self, shape: Shape4, k: usize) -> Result<(Vec<u8>, [u32; 3])> {
+        let out = self.layer.output_shape(shape, k)?;
+        let flat = |count: usize| -> Result<[u32; 3]> {
+            let groups = u32_of(count.div_ceil(WORKGROUP as usize), "workgroups")?;
+            let max = self.gpu.max_workgroups;
+            Ok([groups.min(max), groups.div_ceil(max), 1])
+        };
+        fn pod<T: Pod>(v: T) -> Vec<u8> {
+            bytemuck::bytes_of(&v).to_vec()
+        }
+        Ok(match &self.layer {
+            Layer::Conv2d(c) => {
+                let s = c.spec();
+                let layout = s.layout();
+                let params = ConvParams {
+                    in_c: u32_of(shape.c, "channels")?,
+                    in_h: u32_of(shape.h, "height")?,
+                    in_w: u32_of(shape.w, "width")?,
+                    out_c: u32_of(out.c, "channels")?,
+                    out_h: u32_of(out.h, "height")?,
+                    out_w: u32_of(out.w, "width")?,
+                    og: u32_of(layout.outputs_per_group(), "channels")?,
+                    cg: u32_of(layout.inputs_per_group(), "channels")?,
+                    connectivity: connectivity_code(s.connectivity),
+                    kh: s.kernel[0] as u32,
+                    kw: s.kernel[1] as u32,
+                    sh: s.stride[0] as u32,
+                    sw: s.stride[1] as u32,
+                    ph: s.padding[0] as u32,
+                    pw: s.padding[1] as u32,
+                    dh: s.dilation[0] as u32,
+                    dw: s.dilation[1] as u32,
+                    relu: s.relu.into(),
+                    has_bias: c.bias().is_some().into(),
+                    _pad: 0,
+                };
+                let grid = [
+                    u32_of((out.h * out.w).div_ceil(WORKGROUP as usize), "workgroups")?,
+                    u32_of(out.c, "channels")?,
+                    u32_of(out.n, "batch")?,
+                ];
+                if grid.iter().any(|&g| g > self.gpu.max_workgroups) {
+                    return Err(Error::Shape(format!(
+                        "a {out} output needs a {grid:?} workgroup grid, over this GPU's {} per dimension",
+                        self.gpu.max_workgroups
+                    )));
+                }
+                (pod(params), grid)
+            }
+            Layer::MaxPool2d(p) => {
+                let params = PoolParams {
+                    planes: u32_of(shape.n * shape.c, "planes")?,
+                    in_h: u32_of(shape.h, "height")?,
+                    in_w: u32_of(shape.w, "width")?,
+                    out_h: u32_of(out.h, "height")?,
+                    out_w: u32_of(out.w, "width")?,
+                    kh: p.kernel[0] as u32,
+                    kw: p.kernel[1] as u32,
+                    sh: p.stride[0] as u32,
+                    sw: p.stride[1] as u32,
+                    ph: p.padding[0] as u32,
+                    pw: p.padding[1] as u32,
+                    _pad: 0,
+                };
+                (pod(params), flat(out.len())?)
+            }
+            Layer::Linear(l) => {
+                let s = l.spec();
+                let layout = s.layout();
+                let params = DenseParams {
+                    batch: u32_of(shape.n, "batch")?,
+                    in_len: u32_of(shape.item_len(), "features")?,
+                    out_len: u32_of(out.item_len(), "features")?,
+                    og: u32_of(layout.outputs_per_group(), "features")?,
+                    cg: u32_of(layout.inputs_per_group(), "features")?,
+                    connectivity: connectivity_code(s.connectivity),
+                    relu: s.relu.into(),
+                    has_bias: l.bias().is_some().into(),
+                    k: k as u32,
+                    classes: 0,
+                    _pad0: 0,
+                    _pad1: 0,
+                };
+                (pod(params), flat(out.len())?)
+            }
+            Layer::Head(h) => {
+                let s = h.spec();
+                let params = DenseParams {
+                    batch: u32_of(shape.n, "batch")?,
+                    in_len: u32_of(shape.item_len(), "features")?,
+                    out_len: u32_of(s.classes, "classes")?,
+                    og: u32_of(s.features_per_group(), "features")?,
+                    cg: 0,
+                    connectivity: 0,
+                    relu: 0,
+                    has_bias: 1,
+                    k: k as u32,
+                    classes: u32_of(s.classes, "classes")?,
+                    _pad0: 0,
+                    _pad1: 0,
+                };
+                (pod(params), flat(out.len())?)
+            }
+            Layer::Softmax => {
+                let params = SoftmaxParams {
+                    rows: u32_of(shape.n, "rows")?,
+                    cols: u32_of(shape.item_len(), "columns")?,
+                    _pad0: 0,
+                    _pad1: 0,
+                };
+                (pod(params), flat(shape.n)?)
+            }
+        })
+    }
+}
+
+impl Kernel for GpuKernel {
+    fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
+        // The largest input this layer can get: all groups active.
+        let groups = self.layer.groups();
+        let channels = match &self.layer {
+            Layer::Conv2d(c) => c.spec().in_channels,
+            Layer::Linear(l) => l.spec().in_features,
+            Layer::Head(hd) => hd.spec().in_features,
+            Layer::MaxPool2d(_) | Layer::Softmax => return Ok(()),
+        };
+        let (h, w) = match self.layer {
+            Layer::Conv2d(_) => (h, w),
+            _ => (1, 1),
+        };
+        let shape = Shape4::new(batch, channels, h, w);
+        let out = self.layer.output_shape(shape, groups)?;
+        self.ensure_io(4 * shape.len() as u64, 4 * out.len() as u64);
+        Ok(())
+    }
+
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        let (params, grid) = self.plan(shape, k)?;
+        let in_bytes = 4 * input.len() as u64;
+        let out_bytes = 4 * output.len() as u64;
+        self.ensure_io(in_bytes, out_bytes);
+        let io = self.io.as_ref().expect("ensure_io made the buffers");
+        let queue = &self.gpu.queue;
+        queue.write_buffer(&self.uniform, 0, &params);
+        queue.write_buffer(&io.input, 0, bytemuck::cast_slice(input));
+        let mut encoder = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(&self.pipeline.pipeline);
+            pass.set_bind_group(0, &io.bind_group, &[]);
+            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        }
+        encoder.copy_buffer_to_buffer(&io.output, 0, &io.readback, 0, out_bytes);
+        queue.submit([encoder.finish()]);
+        let slice = io.readback.slice(..out_bytes);
+        let mapped: Arc<std::sync::Mutex<Option<Result<(), wgpu::BufferAsyncError>>>> =
+            Arc::default();
+        let done = mapped.clone();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| failure(format!("waiting for the GPU: {e}")))?;
+        let status = mapped.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match status {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(failure(format!("reading results back: {e}"))),
+            None => return Err(failure("the GPU did not finish")),
+        }
+        {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| failure(format!("reading results back: {e}")))?;
+            output.copy_from_slice(bytemuck::cast_slice(&view));
+        }
+        io.readback.unmap();
+        self.check_gpu()
+    }
+}

@@ -1,0 +1,80 @@
+//! The uniform structs of the shaders, field for field (`shaders/*.wgsl`).
+//! All fields are u32, so the WGSL and C layouts agree with no padding
+//! beyond the explicit fields that round each struct to 16 bytes.
+
+use bytemuck::{Pod, Zeroable};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct ConvParams {
+    pub in_c: u32,
+    pub in_h: u32,
+    pub in_w: u32,
+    pub out_c: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub og: u32,
+    pub cg: u32,
+    pub connectivity: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub sh: u32,
+    pub sw: u32,
+    pub ph: u32,
+    pub pw: u32,
+    pub dh: u32,
+    pub dw: u32,
+    pub relu: u32,
+    pub has_bias: u32,
+    pub _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct PoolParams {
+    pub planes: u32,
+    pub in_h: u32,
+    pub in_w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub sh: u32,
+    pub sw: u32,
+    pub ph: u32,
+    pub pw: u32,
+    pub _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct DenseParams {
+    pub batch: u32,
+    pub in_len: u32,
+    pub out_len: u32,
+    pub og: u32,
+    pub cg: u32,
+    pub connectivity: u32,
+    pub relu: u32,
+    pub has_bias: u32,
+    pub k: u32,
+    pub classes: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SoftmaxParams {
+    pub rows: u32,
+    pub cols: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<ConvParams>() == 80);
+    assert!(std::mem::size_of::<PoolParams>() == 48);
+    assert!(std::mem::size_of::<DenseParams>() == 48);
+    assert!(std::mem::size_of::<SoftmaxParams>() == 16);
+};
