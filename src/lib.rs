@@ -29,6 +29,7 @@ pub mod error;
 pub mod eval;
 pub mod exec;
 pub mod loader;
+pub mod manager;
 pub mod model;
 pub mod platform;
 pub mod presets;

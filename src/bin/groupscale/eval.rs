@@ -136,14 +136,27 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 }
 
 /// The named backends, or every available one but the oracle (the CPU
-/// backend stands for `neon`, which is the CPU backend on NEON kernels).
+/// backend stands for `neon`, which is the CPU backend on NEON kernels) and
+/// GPU backends on software adapters, which are slow and only tested.
 fn backends(args: &Args) -> anyhow::Result<Vec<Arc<dyn Backend>>> {
     if args.backend.is_empty() {
-        let available: Vec<Arc<dyn Backend>> = groupscale::registry()
-            .available()
-            .into_iter()
-            .filter(|b| !matches!(b.kind(), BackendKind::Scalar | BackendKind::Neon))
-            .collect();
+        let mut available: Vec<Arc<dyn Backend>> = Vec::new();
+        for backend in groupscale::registry().available() {
+            if matches!(backend.kind(), BackendKind::Scalar | BackendKind::Neon) {
+                continue;
+            }
+            if backend.software_device() {
+                if !args.json {
+                    println!(
+                        "skipping {}: a software adapter (name it with --backend {})",
+                        backend.describe(),
+                        backend.kind()
+                    );
+                }
+                continue;
+            }
+            available.push(backend);
+        }
         return available
             .into_iter()
             .map(|b| match b.kind() {

@@ -1,0 +1,75 @@
+//! Setting a point's clocks on the platform, under a guard that puts every
+//! changed value back when it is dropped (or on SIGINT/SIGTERM).
+
+use std::path::Path;
+
+use super::point::Clocks;
+use crate::error::Result;
+use crate::platform::freq::Snap;
+use crate::platform::guard::{ClockGuard, GuardOptions};
+use crate::platform::nvpmodel::Nvpmodel;
+use crate::platform::{cpufreq, devfreq, Sysfs};
+
+/// Owns the clock guard of a run: applying another point's clocks changes
+/// only what differs, and dropping it restores everything.
+pub struct ClockControl {
+    sysfs: Sysfs,
+    guard: ClockGuard,
+    nvpmodel_bin: Option<std::path::PathBuf>,
+    applied: Clocks,
+}
+
+impl ClockControl {
+    pub fn new(sysfs: Sysfs, options: GuardOptions, nvpmodel_bin: Option<&Path>) -> Result<Self> {
+        let guard = ClockGuard::new(sysfs.clone(), options)?;
+        Ok(Self {
+            sysfs,
+            guard,
+            nvpmodel_bin: nvpmodel_bin.map(Path::to_path_buf),
+            applied: Clocks::default(),
+        })
+    }
+
+    pub fn applied(&self) -> &Clocks {
+        &self.applied
+    }
+
+    /// Sets `clocks` (all or nothing); settings absent from `clocks` keep
+    /// whatever value they have.
+    pub fn apply(&mut self, clocks: &Clocks) -> Result<()> {
+        if clocks == &self.applied {
+            return Ok(());
+        }
+        let sysfs = self.sysfs.clone();
+        let nvp_bin = self.nvpmodel_bin.clone();
+        self.guard.atomically(|g| {
+            if let Some(mode) = clocks.nvpmodel {
+                let nvp = Nvpmodel::find(nvp_bin.as_deref()).ok_or_else(|| {
+                    crate::platform::PlatformError::Tool {
+                        tool: "nvpmodel".into(),
+                        why: "not installed".into(),
+                    }
+                })?;
+                nvp.set(g, &sysfs, mode)?;
+            }
+            for &(id, khz) in &clocks.cpu_khz {
+                let policy = cpufreq::policy(&sysfs, id)?;
+                cpufreq::set_frequency(g, &sysfs, &policy, khz, Snap::Exact)?;
+            }
+            if let Some(hz) = clocks.gpu_hz {
+                let gpu = devfreq::gpu(&sysfs)?;
+                devfreq::set_frequency(g, &sysfs, &gpu, hz, Snap::Exact)?;
+            }
+            Ok(())
+        })?;
+        self.applied = clocks.clone();
+        Ok(())
+    }
+
+    /// Restores every value changed so far.
+    pub fn restore(&mut self) -> Result<()> {
+        self.guard.restore()?;
+        self.applied = Clocks::default();
+        Ok(())
+    }
+}

@@ -1,0 +1,228 @@
+//! Budget-driven choice of operating points, with feedback.
+//!
+//! The manager predicts each point's cost as its profiled cost times a
+//! slowdown factor learned per placement from what it observes (a co-running
+//! load makes the factor grow). It picks the most accurate point whose
+//! profiled *and* predicted cost meet the budget. Two rules stop it from
+//! oscillating at a boundary: it moves to a costlier point only with
+//! `headroom` to spare, and the factor moves smoothly (an exponential
+//! average), so one noisy frame cannot flip the choice.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::table::{ProfileTable, ProfiledPoint};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Budget {
+    /// Per-inference latency, in milliseconds.
+    LatencyMs(f64),
+    /// Per-inference energy, in millijoules.
+    EnergyMj(f64),
+}
+
+impl Budget {
+    fn limit(self) -> f64 {
+        match self {
+            Self::LatencyMs(v) | Self::EnergyMj(v) => v,
+        }
+    }
+
+    /// The profiled cost a budget is held against: the 95th-percentile
+    /// latency (a median budget would be missed half the time at a point
+    /// right on it), or the energy per inference.
+    fn cost(self, p: &ProfiledPoint) -> Option<f64> {
+        match self {
+            Self::LatencyMs(_) => Some(p.p95_ms.max(p.latency_ms)),
+            Self::EnergyMj(_) => p.energy_mj,
+        }
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::LatencyMs(v) => write!(f, "{v} ms"),
+            Self::EnergyMj(v) => write!(f, "{v} mJ"),
+        }
+    }
+}
+
+/// What one frame cost at a point.
+#[derive(Clone, Copy, Debug)]
+pub struct Measurement {
+    /// Index of the point in the table.
+    pub point: usize,
+    pub latency_ms: f64,
+    pub energy_mj: Option<f64>,
+}
+
+/// The manager's choice and why it was made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    pub point: usize,
+    /// Whether the point is predicted to meet the budget.
+    pub meets: bool,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// Weight of the newest observation in the slowdown average.
+    pub smoothing: f64,
+    /// Fraction of the budget a costlier point must leave free before the
+    /// manager moves to it.
+    pub headroom: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            smoothing: 0.35,
+            headroom: 0.10,
+        }
+    }
+}
+
+pub struct Manager {
+    table: ProfileTable,
+    tuning: Tuning,
+    /// Observed / profiled cost, per placement label.
+    slowdown: HashMap<String, f64>,
+    current: Option<usize>,
+}
+
+impl Manager {
+    pub fn new(table: ProfileTable) -> Result<Self> {
+        Self::with_tuning(table, Tuning::default())
+    }
+
+    pub fn with_tuning(table: ProfileTable, tuning: Tuning) -> Result<Self> {
+        table.validate()?;
+        Ok(Self {
+            table,
+            tuning,
+            slowdown: HashMap::new(),
+            current: None,
+        })
+    }
+
+    pub fn table(&self) -> &ProfileTable {
+        &self.table
+    }
+
+    pub fn point(&self, index: usize) -> &ProfiledPoint {
+        &self.table.points[index]
+    }
+
+    pub fn current(&self) -> Option<usize> {
+        self.current
+    }
+
+    /// The learned slowdown of a placement (1 until observed).
+    pub fn slowdown(&self, placement: &str) -> f64 {
+        self.slowdown.get(placement).copied().unwrap_or(1.0)
+    }
+
+    fn predicted(&self, budget: Budget, p: &ProfiledPoint) -> Option<f64> {
+        Some(budget.cost(p)? * self.slowdown(&p.point.placement.label))
+    }
+
+    /// The most accurate point meeting `budget` (cheaper on ties), or the
+    /// cheapest predicted point when none does.
+    pub fn select(&mut self, budget: Budget) -> Result<Choice> {
+        if matches!(budget, Budget::EnergyMj(_)) && !self.table.has_energy() {
+            return Err(Error::InvalidSpec(
+                "an energy budget needs a profile with energy measurements (no power sensors were found when it was made)".into(),
+            ));
+        }
+        let limit = budget.limit();
+        let points = &self.table.points;
+        let mut best: Option<(usize, f64)> = None;
+        for (i, p) in points.iter().enumerate() {
+            let (Some(table_cost), Some(predicted)) = (budget.cost(p), self.predicted(budget, p))
+            else {
+                continue;
+            };
+            // Moving to a costlier point than the current one needs headroom.
+            let current_cost = self
+                .current
+                .and_then(|c| self.predicted(budget, &points[c]))
+                .unwrap_or(f64::INFINITY);
+            let allowed = if Some(i) != self.current && predicted > current_cost {
+                limit * (1.0 - self.tuning.headroom)
+            } else {
+                limit
+            };
+            if table_cost > limit || predicted > allowed {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((b, b_cost)) => {
+                    p.accuracy > points[b].accuracy
+                        || (p.accuracy == points[b].accuracy && predicted < b_cost)
+                }
+            };
+            if better {
+                best = Some((i, predicted));
+            }
+        }
+        let choice = match best {
+            Some((i, predicted)) => Choice {
+                point: i,
+                meets: true,
+                reason: format!(
+                    "most accurate point predicted to meet {budget} ({predicted:.3} predicted)"
+                ),
+            },
+            None => {
+                // Best effort: the cheapest predicted point, among those the
+                // table says meet the budget when there are any.
+                let cheapest = |table_meets: bool| {
+                    points
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| !table_meets || budget.cost(p).is_some_and(|c| c <= limit))
+                        .filter_map(|(i, p)| Some((i, self.predicted(budget, p)?)))
+                        .min_by(|a, b| a.1.total_cmp(&b.1))
+                };
+                let (i, predicted) =
+                    cheapest(true).or_else(|| cheapest(false)).ok_or_else(|| {
+                        Error::InvalidSpec("no point has a cost for this budget".into())
+                    })?;
+                Choice {
+                    point: i,
+                    meets: false,
+                    reason: format!(
+                        "no point meets {budget}: the cheapest ({predicted:.3} predicted)"
+                    ),
+                }
+            }
+        };
+        self.current = Some(choice.point);
+        Ok(choice)
+    }
+
+    /// Feeds back what a frame cost, updating its placement's slowdown.
+    pub fn observe(&mut self, m: Measurement) {
+        let Some(p) = self.table.points.get(m.point) else {
+            return;
+        };
+        let ratio = match (m.energy_mj, p.energy_mj) {
+            (Some(e), Some(profiled)) if profiled > 0.0 => e / profiled,
+            _ => m.latency_ms / p.latency_ms,
+        };
+        if !ratio.is_finite() || ratio <= 0.0 {
+            return;
+        }
+        let a = self.tuning.smoothing;
+        let entry = self
+            .slowdown
+            .entry(p.point.placement.label.clone())
+            .or_insert(1.0);
+        *entry = (1.0 - a) * *entry + a * ratio;
+    }
+}

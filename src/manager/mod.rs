@@ -1,0 +1,13 @@
+//! The runtime manager: operating points (k, placement, clocks), the
+//! profile table that measures them, and the controller that picks one per
+//! frame under a latency or energy budget.
+
+pub mod apply;
+pub mod controller;
+pub mod point;
+pub mod table;
+
+pub use apply::ClockControl;
+pub use controller::{Budget, Choice, Manager, Measurement, Tuning};
+pub use point::{Clocks, OperatingPoint, Placement};
+pub use table::{pareto_front, ProfileTable, ProfiledPoint};

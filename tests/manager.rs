@@ -1,0 +1,238 @@
+//! The runtime manager on a simulated platform: a synthetic latency and
+//! power model stands in for the board, and the fake sysfs trees for its
+//! clocks.
+
+mod common;
+
+use groupscale::manager::{
+    Budget, ClockControl, Clocks, Manager, Measurement, OperatingPoint, Placement, ProfileTable,
+    ProfiledPoint,
+};
+use groupscale::platform::{GuardOptions, Sysfs};
+use groupscale::BackendKind;
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const ACCURACY: [f64; 4] = [0.90, 0.915, 0.925, 0.93];
+
+fn placement(label: &str, threads: usize) -> Placement {
+    Placement {
+        backend: BackendKind::Cpu,
+        threads: Some(threads),
+        cores: None,
+        label: label.into(),
+    }
+}
+
+/// k = 1..4 on one or two cores at three clock rates: latency 1 ms per
+/// group on two cores at 1.4 GHz, scaling with 1/f and doubling on one core;
+/// power grows with f² and the core count.
+fn simulated_table() -> ProfileTable {
+    let mut points = Vec::new();
+    for (label, threads, speed, watts) in [("cpu x1", 1, 0.5, 1.0), ("cpu x2", 2, 1.0, 1.8)] {
+        for mhz in [600u64, 1000, 1400] {
+            for k in 1..=4 {
+                let f = mhz as f64 / 1400.0;
+                let latency_ms = k as f64 / speed / f;
+                let power_mw = 1000.0 * watts * f * f + 300.0;
+                points.push(ProfiledPoint {
+                    point: OperatingPoint {
+                        k,
+                        placement: placement(label, threads),
+                        clocks: Clocks {
+                            cpu_khz: vec![(0, mhz * 1000)],
+                            ..Clocks::default()
+                        },
+                    },
+                    latency_ms,
+                    p95_ms: latency_ms * 1.05,
+                    power_mw: Some(power_mw),
+                    energy_mj: Some(power_mw * latency_ms / 1000.0),
+                    accuracy: ACCURACY[k - 1],
+                    confidence: ACCURACY[k - 1] - 0.1,
+                });
+            }
+        }
+    }
+    ProfileTable {
+        model: "simulated".into(),
+        groups: 4,
+        machine: "simulation".into(),
+        points,
+        left_out: Vec::new(),
+    }
+}
+
+/// Runs `frames` frames; `budget(frame)` and `load(frame)` shape the
+/// scenario. Returns, per frame, (chosen point, actual latency, met).
+fn simulate(
+    manager: &mut Manager,
+    frames: usize,
+    budget: impl Fn(usize) -> f64,
+    load: impl Fn(usize) -> f64,
+    seed: u64,
+) -> Vec<(usize, f64, bool)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..frames)
+        .map(|frame| {
+            let limit = budget(frame);
+            let choice = manager.select(Budget::LatencyMs(limit)).unwrap();
+            let profiled = manager.point(choice.point).latency_ms;
+            let latency = profiled * load(frame) * rng.random_range(0.97..1.03);
+            manager.observe(Measurement {
+                point: choice.point,
+                latency_ms: latency,
+                energy_mj: None,
+            });
+            (choice.point, latency, latency <= limit)
+        })
+        .collect()
+}
+
+fn switches(trace: &[(usize, f64, bool)]) -> usize {
+    trace.windows(2).filter(|w| w[0].0 != w[1].0).count()
+}
+
+#[test]
+fn stepped_budget_is_met_on_95_percent_of_frames() {
+    let steps = [1.5, 3.0, 6.0, 9.0, 2.2, 4.5, 1.2];
+    let mut manager = Manager::new(simulated_table()).unwrap();
+    let trace = simulate(&mut manager, 7 * 200, |f| steps[f / 200], |_| 1.0, 1);
+    let met = trace.iter().filter(|t| t.2).count() as f64 / trace.len() as f64;
+    assert!(met >= 0.95, "budget met on {:.1}% of frames", 100.0 * met);
+    // It uses the budget: at 9 ms the most accurate point fits.
+    let at_9ms = trace[3 * 200 + 100].0;
+    assert_eq!(manager.point(at_9ms).point.k, 4);
+    // No oscillation: about one switch per budget step.
+    assert!(
+        switches(&trace) <= 2 * steps.len(),
+        "{} switches",
+        switches(&trace)
+    );
+}
+
+#[test]
+fn recovers_within_a_few_frames_after_injected_load() {
+    let mut manager = Manager::new(simulated_table()).unwrap();
+    let load = |f: usize| if (300..600).contains(&f) { 1.8 } else { 1.0 };
+    let trace = simulate(&mut manager, 900, |_| 4.0, load, 2);
+    let misses_after_injection = trace[300..600].iter().position(|t| t.2).unwrap_or(300);
+    let last_miss = trace[300..600]
+        .iter()
+        .rposition(|t| !t.2)
+        .map_or(0, |i| i + 1);
+    assert!(
+        last_miss <= 8,
+        "still missing the budget {last_miss} frames after the load arrived (first met after {misses_after_injection})"
+    );
+    // Once the load is gone, it climbs back to the point it used before.
+    let before = trace[299].0;
+    let back = trace[600..].iter().position(|t| t.0 == before);
+    assert!(back.is_some_and(|f| f <= 30), "back after {back:?} frames");
+    assert!(switches(&trace[..300]) <= 1 && switches(&trace[620..]) <= 1);
+}
+
+#[test]
+fn energy_budget_picks_the_most_accurate_point_within_it() {
+    let table = simulated_table();
+    let mut manager = Manager::new(table.clone()).unwrap();
+    let choice = manager.select(Budget::EnergyMj(2.0)).unwrap();
+    let chosen = &table.points[choice.point];
+    assert!(chosen.energy_mj.unwrap() <= 2.0);
+    let best = table
+        .points
+        .iter()
+        .filter(|p| p.energy_mj.unwrap() <= 2.0)
+        .map(|p| p.accuracy)
+        .fold(0.0, f64::max);
+    assert_eq!(chosen.accuracy, best);
+}
+
+#[test]
+fn energy_budget_without_sensors_is_an_error() {
+    let mut table = simulated_table();
+    for p in &mut table.points {
+        p.energy_mj = None;
+    }
+    let mut manager = Manager::new(table).unwrap();
+    assert!(manager.select(Budget::EnergyMj(2.0)).is_err());
+}
+
+proptest! {
+    /// Whatever it has observed, the manager never picks a point the table
+    /// says misses the budget while one that meets it exists.
+    #[test]
+    fn never_picks_a_missing_point_while_a_meeting_one_exists(
+        latencies in prop::collection::vec(0.1f64..20.0, 2..24),
+        accuracies in prop::collection::vec(0.5f64..1.0, 24),
+        observations in prop::collection::vec((0usize..24, 0.2f64..5.0), 0..20),
+        budget in 0.1f64..25.0,
+    ) {
+        let points: Vec<ProfiledPoint> = latencies.iter().enumerate().map(|(i, &l)| ProfiledPoint {
+            point: OperatingPoint {
+                k: 1 + i % 4,
+                placement: placement(if i % 3 == 0 { "a" } else { "b" }, 1),
+                clocks: Clocks::default(),
+            },
+            latency_ms: l,
+            p95_ms: l * 1.1,
+            power_mw: None,
+            energy_mj: None,
+            accuracy: accuracies[i],
+            confidence: 0.5,
+        }).collect();
+        let n = points.len();
+        let table = ProfileTable { model: "p".into(), groups: 4, machine: String::new(), points, left_out: vec![] };
+        let mut manager = Manager::new(table.clone()).unwrap();
+        for (point, ratio) in observations {
+            let point = point % n;
+            manager.observe(Measurement { point, latency_ms: table.points[point].latency_ms * ratio, energy_mj: None });
+        }
+        let choice = manager.select(Budget::LatencyMs(budget)).unwrap();
+        let meets = |p: &ProfiledPoint| p.p95_ms <= budget;
+        if table.points.iter().any(meets) {
+            prop_assert!(meets(&table.points[choice.point]), "picked {:?}", table.points[choice.point]);
+        }
+    }
+}
+
+#[test]
+fn clocks_are_restored_after_a_run_and_after_an_error() {
+    let tree = common::fake_boards::odroid_xu3();
+    let before = tree.snapshot();
+    let sysfs = Sysfs::new(tree.root());
+    let options = GuardOptions {
+        dry_run: false,
+        state_file: Some(tree.root().join("state.json")),
+    };
+    {
+        let mut control = ClockControl::new(sysfs.clone(), options.clone(), None).unwrap();
+        control
+            .apply(&Clocks {
+                cpu_khz: vec![(0, 1_000_000), (4, 1_200_000)],
+                ..Clocks::default()
+            })
+            .unwrap();
+        control
+            .apply(&Clocks {
+                cpu_khz: vec![(4, 800_000)],
+                ..Clocks::default()
+            })
+            .unwrap();
+        // Dropped here: every value goes back.
+    }
+    std::fs::remove_file(tree.root().join("state.json")).ok();
+    tree.assert_unchanged(&before, "after a run");
+    {
+        let mut control = ClockControl::new(sysfs, options, None).unwrap();
+        // The second policy cannot take this frequency: nothing may stay changed.
+        let err = control.apply(&Clocks {
+            cpu_khz: vec![(0, 1_000_000), (4, 1_234_567)],
+            ..Clocks::default()
+        });
+        assert!(err.is_err());
+    }
+    std::fs::remove_file(tree.root().join("state.json")).ok();
+    tree.assert_unchanged(&before, "after an error");
+}
