@@ -52,6 +52,10 @@ pub enum Error {
     #[error("model file: {0}")]
     ModelFile(String),
 
+    /// A profile table that cannot be used, or a budget it cannot serve.
+    #[error("profile: {0}")]
+    Profile(String),
+
     /// A dataset or image that cannot be read.
     #[error("data: {0}")]
     Data(String),

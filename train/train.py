@@ -18,6 +18,7 @@ import gzip
 import json
 import math
 import os
+import re
 import struct
 import time
 
@@ -156,13 +157,18 @@ class GroupAlexNet(nn.Module):
              for _ in range(groups)])
         self.head_b = nn.ParameterList([nn.Parameter(torch.zeros(classes)) for _ in range(groups)])
         self.dropout = nn.Dropout(0.3)
+        # Training only (never exported): a classifier on each group's own
+        # fc7 features. Without it a new group, added to frozen groups that
+        # already fit the data, gets little gradient and learns little.
+        self.aux = nn.ModuleList([nn.Linear(f7 // groups, classes) for _ in range(groups)])
 
     def group_params(self, j):
         mods = [self.conv1.convs[j], self.conv1.norms[j], self.conv2.convs[j], self.conv2.norms[j],
                 self.conv3.convs[j], self.conv3.norms[j], self.conv4.convs[j], self.conv4.norms[j],
                 self.conv5.convs[j], self.conv5.norms[j], self.fc6.fcs[j], self.fc7.fcs[j]]
         params = [p for m in mods for p in m.parameters()]
-        return params + [self.head_w[j], self.head_b[j]], mods
+        mods.append(self.aux[j])
+        return params + list(self.aux[j].parameters()) + [self.head_w[j], self.head_b[j]], mods
 
     def features(self, x, k, frozen=None):
         """Activations of groups 0..k-1. `frozen` holds the (detached)
@@ -199,14 +205,18 @@ class GroupAlexNet(nn.Module):
         return self.logits_from(self.features(x, k)[-1], k)
 
     def forward_stage(self, x, s):
-        """Training forward for stage s: groups < s under no_grad."""
+        """Training forward for stage s, groups < s under no_grad: the
+        k = s logits, and group s's auxiliary logits."""
         if s == 1:
-            return self.forward(x, 1)
-        with torch.no_grad():
-            frozen = self.features(x, s - 1)
-        # Only the conv1 input is shared, so pass frozen activations per layer.
-        acts = self.features(x, s, frozen=frozen)
-        return self.logits_from(acts[-1], s)
+            h = self.features(x, 1)[-1]
+        else:
+            with torch.no_grad():
+                frozen = self.features(x, s - 1)
+            # Every layer of group s reads frozen activations of the groups
+            # before it.
+            h = self.features(x, s, frozen=frozen)[-1]
+        per = h.shape[1] // s
+        return self.logits_from(h, s), self.aux[s - 1](h[:, (s - 1) * per:])
 
 
 # ---------------------------------------------------------------- training
@@ -236,6 +246,19 @@ def evaluate(model, x, y, k, batch=1000):
     return correct / len(x), conf / len(x)
 
 
+def reset_groups(model, args, first):
+    """Re-initialises groups >= `first` (0-based) as a fresh model would."""
+    torch.manual_seed(args.seed + first)
+    fresh = GroupAlexNet(args.variant, args.widths).state_dict()
+    state = model.state_dict()
+    pattern = re.compile(r"(?:convs|norms|fcs|head_w|head_b|aux)\.(\d+)")
+    for key in state:
+        m = pattern.search(key)
+        if m and int(m.group(1)) >= first:
+            state[key] = fresh[key]
+    model.load_state_dict(state)
+
+
 def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -250,8 +273,13 @@ def train(args):
     log = []
     if os.path.exists(ckpt) and not args.restart:
         state = torch.load(ckpt)
-        model.load_state_dict(state["model"])
+        # Checkpoints from before the auxiliary classifiers lack them.
+        model.load_state_dict(state["model"], strict=False)
         start_stage, log = state["next_stage"], state["log"]
+        if args.reset_from_stage:
+            start_stage = args.reset_from_stage
+            reset_groups(model, args, first=start_stage - 1)
+            log = [line for line in log if line["stage"] < start_stage]
         print(f"resumed at stage {start_stage}", flush=True)
     t0 = time.time()
     for s in range(start_stage, model.groups + 1):
@@ -268,7 +296,9 @@ def train(args):
             for i in range(0, len(xtr), args.batch):
                 idx = perm[i:i + args.batch]
                 xb = augment(xtr[idx])
-                loss = F.cross_entropy(model.forward_stage(xb, s), ytr[idx], label_smoothing=0.1)
+                logits, aux = model.forward_stage(xb, s)
+                loss = (F.cross_entropy(logits, ytr[idx], label_smoothing=args.smoothing)
+                        + args.aux_weight * F.cross_entropy(aux, ytr[idx]))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -407,6 +437,10 @@ def main():
     p.add_argument("--epochs", type=int, nargs="+", default=[6], help="epochs per stage (last value repeats)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing of the k = s loss")
+    p.add_argument("--aux-weight", type=float, default=0.5, help="weight of group s's own classifier loss")
+    p.add_argument("--reset-from-stage", type=int, default=0,
+                   help="resume from a checkpoint, re-initialising groups >= this stage and training them again")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dtype", choices=["f16", "f32"], default="f16")

@@ -5,10 +5,11 @@
 //! load makes the factor grow). It picks the most accurate point whose
 //! profiled *and* predicted cost meet the budget. Two rules stop it from
 //! oscillating at a boundary: it moves to a costlier point only with
-//! `headroom` to spare, and the factor moves smoothly (an exponential
-//! average), so one noisy frame cannot flip the choice.
+//! `headroom` to spare, and the factor moves smoothly: it follows the median
+//! of the last few observations through an exponential average, so a single
+//! outlier frame (a page fault, a preemption) does not move it at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
@@ -68,6 +69,9 @@ pub struct Choice {
     pub reason: String,
 }
 
+/// Observations per placement in the median filter.
+const MEDIAN_OF: usize = 5;
+
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
     /// Weight of the newest observation in the slowdown average.
@@ -91,6 +95,8 @@ pub struct Manager {
     tuning: Tuning,
     /// Observed / profiled cost, per placement label.
     slowdown: HashMap<String, f64>,
+    /// The last observed ratios per placement, for the median filter.
+    recent: HashMap<String, VecDeque<f64>>,
     current: Option<usize>,
 }
 
@@ -105,6 +111,7 @@ impl Manager {
             table,
             tuning,
             slowdown: HashMap::new(),
+            recent: HashMap::new(),
             current: None,
         })
     }
@@ -134,7 +141,7 @@ impl Manager {
     /// cheapest predicted point when none does.
     pub fn select(&mut self, budget: Budget) -> Result<Choice> {
         if matches!(budget, Budget::EnergyMj(_)) && !self.table.has_energy() {
-            return Err(Error::InvalidSpec(
+            return Err(Error::Profile(
                 "an energy budget needs a profile with energy measurements (no power sensors were found when it was made)".into(),
             ));
         }
@@ -189,10 +196,9 @@ impl Manager {
                         .filter_map(|(i, p)| Some((i, self.predicted(budget, p)?)))
                         .min_by(|a, b| a.1.total_cmp(&b.1))
                 };
-                let (i, predicted) =
-                    cheapest(true).or_else(|| cheapest(false)).ok_or_else(|| {
-                        Error::InvalidSpec("no point has a cost for this budget".into())
-                    })?;
+                let (i, predicted) = cheapest(true)
+                    .or_else(|| cheapest(false))
+                    .ok_or_else(|| Error::Profile("no point has a cost for this budget".into()))?;
                 Choice {
                     point: i,
                     meets: false,
@@ -218,11 +224,25 @@ impl Manager {
         if !ratio.is_finite() || ratio <= 0.0 {
             return;
         }
+        let label = &p.point.placement.label;
+        if !self.recent.contains_key(label) {
+            self.recent
+                .insert(label.clone(), VecDeque::with_capacity(MEDIAN_OF));
+        }
+        let recent = self.recent.get_mut(label).expect("inserted above");
+        if recent.len() == MEDIAN_OF {
+            recent.pop_front();
+        }
+        recent.push_back(ratio);
+        let mut window = [0.0; MEDIAN_OF];
+        let window = &mut window[..recent.len()];
+        for (w, r) in window.iter_mut().zip(recent.iter()) {
+            *w = *r;
+        }
+        window.sort_by(f64::total_cmp);
+        let median = window[window.len() / 2];
         let a = self.tuning.smoothing;
-        let entry = self
-            .slowdown
-            .entry(p.point.placement.label.clone())
-            .or_insert(1.0);
-        *entry = (1.0 - a) * *entry + a * ratio;
+        let entry = self.slowdown.entry(label.clone()).or_insert(1.0);
+        *entry = (1.0 - a) * *entry + a * median;
     }
 }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod controller;
 pub mod point;
+pub mod sweep;
 pub mod table;
 
 pub use apply::ClockControl;

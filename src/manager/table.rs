@@ -45,14 +45,14 @@ impl ProfileTable {
             source,
         })?;
         let table: Self = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidSpec(format!("profile table {}: {e}", path.display())))?;
+            .map_err(|e| Error::Profile(format!("profile table {}: {e}", path.display())))?;
         table.validate()?;
         Ok(table)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::InvalidSpec(format!("profile table: {e}")))?;
+            .map_err(|e| Error::Profile(format!("profile table: {e}")))?;
         std::fs::write(path, text).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -61,18 +61,18 @@ impl ProfileTable {
 
     pub fn validate(&self) -> Result<()> {
         if self.points.is_empty() {
-            return Err(Error::InvalidSpec("the profile table has no points".into()));
+            return Err(Error::Profile("the profile table has no points".into()));
         }
         for p in &self.points {
             if p.point.k == 0 || p.point.k > self.groups {
-                return Err(Error::InvalidSpec(format!(
+                return Err(Error::Profile(format!(
                     "profile point {} has k outside 1..={}",
                     p.point.label(),
                     self.groups
                 )));
             }
             if !(p.latency_ms.is_finite() && p.latency_ms > 0.0) {
-                return Err(Error::InvalidSpec(format!(
+                return Err(Error::Profile(format!(
                     "profile point {} has latency {}",
                     p.point.label(),
                     p.latency_ms

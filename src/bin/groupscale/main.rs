@@ -3,6 +3,7 @@
 //! Bad input prints one line on stderr and exits with status 2; a selftest
 //! mismatch exits with status 1.
 
+mod alloc_count;
 mod bench;
 mod classify;
 mod clocks;
@@ -10,7 +11,10 @@ mod conv;
 mod eval;
 mod info;
 mod npy;
+mod plots;
+mod profile;
 mod selftest;
+mod serve;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,6 +48,10 @@ enum Command {
     Eval(eval::Args),
     /// Classify PNG or JPEG images.
     Classify(classify::Args),
+    /// Measure every operating point (k × placement × clocks): table and plots.
+    Profile(profile::Args),
+    /// Serve inference frame by frame under a latency or energy budget.
+    Run(serve::Args),
     /// Show, set and restore CPU/GPU clocks, power modes and online CPUs.
     Clocks {
         #[command(subcommand)]
@@ -91,6 +99,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Profile(args) => profile::run(args),
+        Command::Run(args) => serve::run(args),
         Command::Clocks { command, common } => clocks::run(command, common),
         Command::Power(args) => clocks::power(args),
     };
