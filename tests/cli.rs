@@ -184,7 +184,7 @@ fn selftest_passes_and_reports_skips() {
 #[test]
 fn forced_backends_are_strict_when_asked() {
     assert_clean_failure(
-        &groupscale(&["selftest", "--backend", "wgpu"]),
+        &groupscale(&["selftest", "--backend", "cuda"]),
         "unavailable",
     );
     let out = common::groupscale_command()

@@ -1,6 +1,7 @@
 //! `groupscale profile` and `groupscale run` on a fake Jetson Nano tree:
 //! the sweep covers clocks, plots are written, and clocks are restored after
-//! a normal exit, after an error and after SIGTERM.
+//! a normal exit, after an error and after SIGTERM. A tiny model on 4×4
+//! images keeps inference cheap, also under qemu.
 
 mod common;
 
@@ -10,9 +11,20 @@ use std::time::{Duration, Instant};
 
 use common::fake_boards::{jetson_nano, Tree};
 
+/// `groupscale ARGS` on the fake tree, with the tiny model and data in `dir`.
 fn groupscale(tree: &Tree, state: &Path, args: &[&str]) -> Command {
+    let model = common::tiny::write_tiny(state, 6);
+    let data_flag = if args[0] == "run" {
+        "--input"
+    } else {
+        "--data"
+    };
     let mut cmd = common::groupscale_command();
     cmd.args(args)
+        .arg("--model")
+        .arg(model)
+        .arg(data_flag)
+        .arg(state)
         .arg("--sysfs-root")
         .arg(tree.root())
         .arg("--state-file")
@@ -92,7 +104,22 @@ fn profile_sweeps_clocks_and_restores_them() {
         .iter()
         .any(|p| p["point"]["clocks"]["gpu_hz"].is_u64()));
     // Every k at every placement and setting.
-    assert_eq!(points.len() % 4, 0);
+    assert_eq!(points.len() % common::tiny::G, 0);
+}
+
+/// `groupscale run` on `table` with a generous budget for `frames` frames.
+fn serve(nano: &Tree, dir: &Path, table: &Path, frames: &str, extra: &[&str]) -> Command {
+    let mut args = vec![
+        "run",
+        "--profile",
+        table.to_str().unwrap(),
+        "--budget-ms",
+        "1000",
+        "--frames",
+        frames,
+    ];
+    args.extend_from_slice(extra);
+    groupscale(nano, dir, &args)
 }
 
 fn write_table(dir: &Path, table: &serde_json::Value) -> std::path::PathBuf {
@@ -113,22 +140,9 @@ fn run_restores_clocks_after_a_normal_exit_and_after_an_error() {
         .unwrap()
         .retain(|p| p["point"]["clocks"]["cpu_khz"].is_array());
     let path = write_table(dir.path(), &table);
-    let out = groupscale(
-        &nano,
-        dir.path(),
-        &[
-            "run",
-            "--profile",
-            path.to_str().unwrap(),
-            "--budget-ms",
-            "1000",
-            "--frames",
-            "40",
-            "--json",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = serve(&nano, dir.path(), &path, "40", &["--json"])
+        .output()
+        .unwrap();
     let summary: serde_json::Value = serde_json::from_str(&check(&out)).unwrap();
     assert_eq!(summary["frames"], 40);
     assert_eq!(summary["budget_met"], 40);
@@ -139,21 +153,7 @@ fn run_restores_clocks_after_a_normal_exit_and_after_an_error() {
         p["point"]["clocks"]["cpu_khz"][0][1] = 123.into();
     }
     let path = write_table(dir.path(), &table);
-    let out = groupscale(
-        &nano,
-        dir.path(),
-        &[
-            "run",
-            "--profile",
-            path.to_str().unwrap(),
-            "--budget-ms",
-            "1000",
-            "--frames",
-            "40",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = serve(&nano, dir.path(), &path, "40", &[]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -180,22 +180,10 @@ fn run_restores_clocks_after_sigterm() {
         .retain(|p| p["point"]["clocks"]["cpu_khz"][0][1].as_u64() == Some(lowest));
     let path = write_table(dir.path(), &table);
     let max_before = nano.read("/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq");
-    let mut child = groupscale(
-        &nano,
-        dir.path(),
-        &[
-            "run",
-            "--profile",
-            path.to_str().unwrap(),
-            "--budget-ms",
-            "1000",
-            "--frames",
-            "100000000",
-        ],
-    )
-    .stdout(std::process::Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = serve(&nano, dir.path(), &path, "100000000", &[])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while nano.read("/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq") == max_before
         && nano.read("/sys/devices/system/cpu/cpufreq/policy0/scaling_governor") != "userspace"

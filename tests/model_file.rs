@@ -3,136 +3,15 @@
 //! names: truncation, a corrupt header, a tensor of the wrong shape or
 //! dtype, and a layer list that does not chain.
 
+mod common;
+
 use std::collections::HashMap;
 
-use groupscale::loader::{InputSpec, LayerEntry, ModelMeta};
-use groupscale::{
-    Connectivity, Conv2d, Conv2dSpec, Error, Head, HeadSpec, Layer, Linear, LinearSpec,
-    MaxPool2dSpec, Model,
-};
+use common::tiny::{tiny_model, G};
+use groupscale::{Error, Model};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safetensors::{Dtype, SafeTensors};
-
-const G: usize = 2;
-
-fn values(rng: &mut StdRng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.random_range(-0.5..0.5)).collect()
-}
-
-/// conv(full, 1→4, 3×3) → pool 2 → conv(cumulative, 4→4) → linear(isolated,
-/// 4·2·2→6) → head(6→3), on 4×4 inputs.
-fn tiny_model() -> Model {
-    let mut rng = StdRng::seed_from_u64(7);
-    let conv1 = Conv2dSpec::new(1, 4, 3, 1, G, Connectivity::Full).with_relu(true);
-    let conv2 = Conv2dSpec::new(4, 4, 3, 1, G, Connectivity::Cumulative).with_relu(true);
-    let fc = LinearSpec {
-        in_features: 16,
-        out_features: 6,
-        groups: G,
-        connectivity: Connectivity::Isolated,
-        relu: true,
-    };
-    let head = HeadSpec {
-        in_features: 6,
-        classes: 3,
-        groups: G,
-    };
-    let layers: Vec<Layer> = vec![
-        Conv2d::new(
-            conv1,
-            values(&mut rng, conv1.layout().weight_len()),
-            Some(values(&mut rng, 4)),
-        )
-        .unwrap()
-        .into(),
-        MaxPool2dSpec::square(2).into(),
-        Conv2d::new(
-            conv2,
-            values(&mut rng, conv2.layout().weight_len()),
-            Some(values(&mut rng, 4)),
-        )
-        .unwrap()
-        .into(),
-        Linear::new(
-            fc,
-            values(&mut rng, fc.layout().weight_len()),
-            Some(values(&mut rng, 6)),
-        )
-        .unwrap()
-        .into(),
-        Head::new(
-            head,
-            values(&mut rng, head.weight_len()),
-            values(&mut rng, head.bias_len()),
-        )
-        .unwrap()
-        .into(),
-    ];
-    let entries = vec![
-        LayerEntry::Conv2d {
-            name: "conv1".into(),
-            in_channels: 1,
-            out_channels: 4,
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-            dilation: 1,
-            groups: G,
-            connectivity: Connectivity::Full,
-            relu: true,
-        },
-        LayerEntry::MaxPool2d {
-            kernel: 2,
-            stride: Some(2),
-            padding: 0,
-        },
-        LayerEntry::Conv2d {
-            name: "conv2".into(),
-            in_channels: 4,
-            out_channels: 4,
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-            dilation: 1,
-            groups: G,
-            connectivity: Connectivity::Cumulative,
-            relu: true,
-        },
-        LayerEntry::Linear {
-            name: "fc".into(),
-            in_features: 16,
-            out_features: 6,
-            groups: G,
-            connectivity: Connectivity::Isolated,
-            relu: true,
-        },
-        LayerEntry::Head {
-            name: "head".into(),
-            in_features: 6,
-            classes: 3,
-            groups: G,
-        },
-    ];
-    let meta = ModelMeta {
-        format: "groupscale-model".into(),
-        version: 1,
-        name: "tiny".into(),
-        groups: G,
-        input: InputSpec {
-            channels: 1,
-            height: 4,
-            width: 4,
-            mean: vec![0.5],
-            std: vec![0.25],
-            preprocess: None,
-        },
-        classes: vec!["a".into(), "b".into(), "c".into()],
-        layers: entries,
-        training: None,
-    };
-    Model::new(meta, layers).unwrap()
-}
 
 fn expect_model_error(bytes: &[u8], what: &str, needle: &str) {
     match Model::from_bytes(bytes) {

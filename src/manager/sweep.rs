@@ -121,26 +121,33 @@ pub fn clock_settings(sysfs: &Sysfs) -> (Vec<Clocks>, Vec<String>) {
     (settings, left_out)
 }
 
-/// Median and 95th-percentile latency (ms) of `runs` batch-1 inferences,
-/// cycling through `images` (each `item` long), after a warm-up.
+/// Median and 95th-percentile latency (ms) of at least `runs` batch-1
+/// inferences, and as many more as it takes to fill `min_seconds` (power
+/// sensors need a few samples), cycling through `images` (each `item` long)
+/// after a warm-up. Also returns how many were timed.
 pub fn time_inference(
     session: &mut Session,
     images: &[f32],
     item: usize,
     runs: usize,
-) -> Result<(f64, f64)> {
+    min_seconds: f64,
+) -> Result<(f64, f64, usize)> {
     let count = (images.len() / item).max(1);
     for i in 0..3.min(count) {
         session.infer(&images[i * item..(i + 1) * item], 1)?;
     }
+    let started = Instant::now();
     let mut times = Vec::with_capacity(runs.max(1));
-    for r in 0..runs.max(1) {
+    let mut r = 0;
+    while r < runs.max(1) || started.elapsed().as_secs_f64() < min_seconds {
+        r += 1;
         let image = &images[(r % count) * item..(r % count + 1) * item];
         let start = Instant::now();
         session.infer(image, 1)?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    Ok(percentiles(&mut times))
+    let (median, p95) = percentiles(&mut times);
+    Ok((median, p95, times.len()))
 }
 
 /// (median, p95) of `values`, sorted in place.

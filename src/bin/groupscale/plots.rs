@@ -74,7 +74,12 @@ pub fn write_all(table: &ProfileTable, dir: &Path) -> anyhow::Result<Vec<PathBuf
         Some(p.latency_ms)
     })?;
     written.push(latency);
-    if table.has_energy() {
+    if table.has_energy()
+        && table
+            .points
+            .iter()
+            .any(|p| p.energy_mj.is_some_and(|e| e > 0.0))
+    {
         let energy = dir.join("accuracy_vs_energy.svg");
         scatter(table, &energy, "energy per inference (mJ)", |p| p.energy_mj)?;
         written.push(energy);
@@ -95,11 +100,16 @@ fn scatter(
     x_label: &str,
     cost: impl Fn(&ProfiledPoint) -> Option<f64>,
 ) -> anyhow::Result<()> {
+    // The cost axis is logarithmic: only positive, finite costs can go on it.
     let points: Vec<(f64, f64, &ProfiledPoint)> = table
         .points
         .iter()
         .filter_map(|p| Some((cost(p)?, 100.0 * p.accuracy, p)))
+        .filter(|p| p.0.is_finite() && p.0 > 0.0)
         .collect();
+    if points.is_empty() {
+        anyhow::bail!("no positive {x_label} to plot");
+    }
     let (x_min, x_max) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
         (lo.min(p.0), hi.max(p.0))
     });
@@ -118,7 +128,7 @@ fn scatter(
         .x_label_area_size(45)
         .y_label_area_size(60)
         .build_cartesian_2d(
-            (x_min * 0.8..x_max * 1.25).log_scale(),
+            (x_min * 0.5..x_max * 2.0).log_scale(),
             (y_min - y_pad)..(y_max + y_pad),
         )
         .map_err(plot_err)?;

@@ -26,7 +26,11 @@ pub struct Args {
     /// Timed batch-1 inferences per point.
     #[arg(long, default_value_t = 30)]
     pub runs: usize,
-    /// Images for the accuracy of each k (from the built-in subset).
+    /// `builtin` (the shipped test images) or a dataset directory, for the
+    /// accuracy of each k and the timed inputs.
+    #[arg(long, default_value = "builtin")]
+    pub data: String,
+    /// Use only the first N images.
     #[arg(long, default_value_t = 1000)]
     pub images: usize,
     #[arg(long, default_value = "profile.json")]
@@ -46,6 +50,9 @@ pub struct Args {
     #[arg(long)]
     pub quiet: bool,
 }
+
+/// Power sampling interval while profiling.
+const ENERGY_INTERVAL: Duration = Duration::from_millis(5);
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let model = builtin::open(&args.model)?;
@@ -73,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 /// Measures the table; clocks are restored before it returns, error or not.
 pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
     let sysfs = Sysfs::new(&args.sysfs_root);
-    let mut data = groupscale::data::load("builtin")?;
+    let mut data = groupscale::data::load(&args.data)?;
     data.truncate(args.images.max(1));
     let mut inputs = Vec::new();
     data.to_input(model.input(), 0..data.len(), &mut inputs)?;
@@ -169,17 +176,22 @@ pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
                 };
                 bar.set_message(point.label());
                 session.set_active_groups(k)?;
-                let meter = (!rails.is_empty())
-                    .then(|| EnergyMeter::start(&sysfs, rails.clone(), Duration::from_millis(5)));
-                let started = std::time::Instant::now();
-                let (latency_ms, p95_ms) = time_inference(session, &inputs, item, args.runs)?;
-                let elapsed = started.elapsed().as_secs_f64();
+                // With sensors, time long enough for several power samples.
+                let (meter, min_seconds) = if rails.is_empty() {
+                    (None, 0.0)
+                } else {
+                    let meter = EnergyMeter::start(&sysfs, rails.clone(), ENERGY_INTERVAL);
+                    (Some(meter), 10.0 * ENERGY_INTERVAL.as_secs_f64())
+                };
+                let (latency_ms, p95_ms, timed) =
+                    time_inference(session, &inputs, item, args.runs, min_seconds)?;
                 let (power_mw, energy_mj) = match meter {
                     Some(meter) => {
                         let report = meter.stop();
-                        let runs = (args.runs.max(1) + 3) as f64;
-                        let mw = report.total_millijoules / report.seconds.max(elapsed).max(1e-9);
-                        (Some(mw), Some(report.total_millijoules / runs))
+                        let mw = report.total_millijoules / report.seconds.max(1e-9);
+                        // The warm-up ran inside the window too.
+                        let inferences = (timed + 3) as f64;
+                        (Some(mw), Some(report.total_millijoules / inferences))
                     }
                     None => (None, None),
                 };

@@ -205,6 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 &profile::Args {
                     model: args.model.clone(),
                     points: "no-clocks".into(),
+                    data: args.input.clone(),
                     runs: 15,
                     images: 200,
                     output: PathBuf::new(),
