@@ -68,7 +68,10 @@ step "selftest from the command line"
 cargo run --release --quiet -- selftest
 cargo run --release --quiet -- selftest --backend wgpu
 
-# The ARM suites, under qemu-user, for each core the boards have. Every core
+# The ARM suites, under qemu-user, for each core the boards have. They leave
+# out the wgpu feature: qemu-user has no GPU adapter to offer, the shaders
+# are validated and run on x86 above, and wgpu's build would double the
+# suites' time. (The ARM clippy runs above do build it.) Every core
 # emulated here has NEON (and VFPv4 on 32-bit), so NEON must run on each:
 # tests/expected_backends_ran.rs fails otherwise.
 arm_suite() {
@@ -76,7 +79,7 @@ arm_suite() {
     step "ARM suite: $target on $cpu (qemu)"
     QEMU_CPU=$cpu GROUPSCALE_EXPECT_BACKENDS=cpu/neon,cpu/portable \
         GROUPSCALE_TEST_RUNNER="$qemu -L $sysroot" \
-        cargo test --target "$target" --lib --tests
+        cargo test --target "$target" --no-default-features --features cpu,cli --lib --tests
 }
 arm_suite aarch64-unknown-linux-gnu qemu-aarch64 /usr/aarch64-linux-gnu cortex-a57
 arm_suite thumbv7neon-unknown-linux-gnueabihf qemu-arm /usr/arm-linux-gnueabihf cortex-a15

@@ -265,9 +265,9 @@ fn eval_prints_every_k_and_the_memory_comparison() {
     let out = groupscale(&[
         "eval",
         "--limit",
-        "40",
+        "12",
         "--batch",
-        "20",
+        "6",
         "--latency-runs",
         "2",
         "--json",
@@ -278,7 +278,7 @@ fn eval_prints_every_k_and_the_memory_comparison() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["images"], 40);
+    assert_eq!(report["images"], 12);
     let rows = report["backends"][0]["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     let bytes: Vec<u64> = rows
@@ -296,7 +296,7 @@ fn eval_prints_every_k_and_the_memory_comparison() {
         "--model",
         "builtin:isolated",
         "--limit",
-        "10",
+        "4",
         "--latency-runs",
         "1",
     ]);

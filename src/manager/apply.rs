@@ -10,6 +10,18 @@ use crate::platform::guard::{ClockGuard, GuardOptions};
 use crate::platform::nvpmodel::Nvpmodel;
 use crate::platform::{cpufreq, devfreq, Sysfs};
 
+/// Sets `point`'s clocks and returns the guard: dropping it (or an error,
+/// a panic, SIGINT or SIGTERM) puts every changed clock back.
+pub fn apply(
+    point: &super::point::OperatingPoint,
+    sysfs: Sysfs,
+    options: GuardOptions,
+) -> Result<ClockControl> {
+    let mut control = ClockControl::new(sysfs, options, None)?;
+    control.apply(&point.clocks)?;
+    Ok(control)
+}
+
 /// Owns the clock guard of a run: applying another point's clocks changes
 /// only what differs, and dropping it restores everything.
 pub struct ClockControl {

@@ -105,6 +105,11 @@ impl Manager {
         Self::with_tuning(table, Tuning::default())
     }
 
+    /// A manager for the profile table at `path`.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        Self::new(ProfileTable::load(path)?)
+    }
+
     pub fn with_tuning(table: ProfileTable, tuning: Tuning) -> Result<Self> {
         table.validate()?;
         Ok(Self {

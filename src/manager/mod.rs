@@ -8,7 +8,7 @@ pub mod point;
 pub mod sweep;
 pub mod table;
 
-pub use apply::ClockControl;
+pub use apply::{apply, ClockControl};
 pub use controller::{Budget, Choice, Manager, Measurement, Tuning};
 pub use point::{Clocks, OperatingPoint, Placement};
 pub use table::{pareto_front, ProfileTable, ProfiledPoint};
