@@ -136,6 +136,8 @@ fn scatter(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc("top-1 accuracy (%)")
+        .x_label_formatter(&|v| significant(*v))
+        .y_label_formatter(&|v| format!("{v:.2}"))
         .draw()
         .map_err(plot_err)?;
     let mut labels: Vec<String> = points
@@ -188,6 +190,15 @@ fn scatter(
     Ok(())
 }
 
+/// A tick label with three significant digits (no 0.30000000000000004).
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.decimals$}")
+}
+
 fn short_clocks(p: &ProfiledPoint) -> String {
     let c = &p.point.clocks;
     if c.is_default() {
@@ -220,13 +231,21 @@ fn range_bars(table: &ProfileTable, path: &Path) -> anyhow::Result<()> {
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..n, 0.0..max * 1.2)
+        // Below zero: room for each knob's name under its bars.
+        .build_cartesian_2d(0.0..n, -max * 0.12..max * 1.2)
         .map_err(plot_err)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
-        .y_desc("max / min")
+        .y_desc("max / min (blue: latency, red: energy)")
+        .y_label_formatter(&|v| {
+            if *v < 0.0 {
+                String::new()
+            } else {
+                format!("{v:.1}")
+            }
+        })
         .draw()
         .map_err(plot_err)?;
     for (i, r) in ranges.iter().enumerate() {
@@ -248,13 +267,21 @@ fn range_bars(table: &ProfileTable, path: &Path) -> anyhow::Result<()> {
         let energy = r.energy.map_or("energy: no sensors".to_string(), |e| {
             format!("energy {e:.2}x")
         });
-        chart
-            .draw_series(std::iter::once(Text::new(
-                format!("{}: latency {:.2}x, {energy}", r.name, r.latency),
-                (x + 0.1, r.latency.max(r.energy.unwrap_or(0.0)) + max * 0.05),
-                ("sans-serif", 12),
-            )))
-            .map_err(plot_err)?;
+        let top = r.latency.max(r.energy.unwrap_or(0.0));
+        let labels = [
+            (format!("latency {:.2}x", r.latency), top + max * 0.15),
+            (energy, top + max * 0.08),
+            (r.name.to_string(), -max * 0.06),
+        ];
+        for (text, y) in labels {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    text,
+                    (x + 0.1, y),
+                    ("sans-serif", 13),
+                )))
+                .map_err(plot_err)?;
+        }
     }
     root.present().map_err(plot_err)?;
     Ok(())
