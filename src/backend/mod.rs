@@ -2,8 +2,9 @@
 //!
 //! `scalar` is the oracle that every other backend is tested against; `cpu`
 //! is the fast CPU path (AVX-512, AVX2, NEON or portable kernels); `neon` is
-//! the CPU backend held to its NEON kernels; `cuda` and `wgpu` report
-//! themselves unavailable until their kernels land.
+//! the CPU backend held to its NEON kernels; `wgpu` runs WGSL shaders on any
+//! adapter wgpu finds; `cuda` reports itself unavailable until its kernels
+//! land.
 
 use std::fmt;
 use std::str::FromStr;
