@@ -132,15 +132,15 @@ fn inputs_that_do_not_fit_are_rejected() {
 
 #[test]
 fn unavailable_backends_say_why() {
-    for kind in [BackendKind::Cuda, BackendKind::Wgpu] {
-        match groupscale::backend(kind) {
-            Err(Error::BackendUnavailable { backend, reason }) => {
-                assert_eq!(backend, kind);
-                assert!(!reason.is_empty());
-            }
-            Ok(_) => panic!("{kind} is a stub in this build and must not claim to be available"),
-            Err(e) => panic!("unexpected error {e}"),
+    // CUDA has no kernels yet; wgpu's no-adapter case is in wgpu_shaders.rs.
+    let kind = BackendKind::Cuda;
+    match groupscale::backend(kind) {
+        Err(Error::BackendUnavailable { backend, reason }) => {
+            assert_eq!(backend, kind);
+            assert!(!reason.is_empty());
         }
+        Ok(_) => panic!("{kind} is a stub in this build and must not claim to be available"),
+        Err(e) => panic!("unexpected error {e}"),
     }
     assert!(matches!(
         "tpu".parse::<BackendKind>(),
