@@ -241,7 +241,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .iter()
         .map(|p| p.point.placement.clone())
         .collect();
-    labels.dedup();
     labels.sort_by(|a, b| a.label.cmp(&b.label));
     labels.dedup_by(|a, b| a.label == b.label);
     let mut sessions = Vec::new();
