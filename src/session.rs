@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, Chain};
 use crate::error::{Error, Result};
 use crate::exec::PreparedLayer;
 use crate::loader::Model;
+use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
 
 /// Runs a [`Model`] on one backend.
@@ -23,29 +24,48 @@ use crate::model::shape::Shape4;
 /// ```
 pub struct Session {
     backend: BackendKind,
-    layers: Vec<PreparedLayer>,
+    runner: Runner,
     groups: usize,
     k: usize,
     item: Shape4,
     classes: usize,
     capacity: usize,
-    /// Ping-pong activation buffers; layer i writes `buffers[i % 2]`.
+    /// Ping-pong activation buffers; layer i writes `buffers[i % 2]`. A
+    /// device chain writes only its logits, into `buffers[0]`.
     buffers: [Vec<f32>; 2],
+}
+
+enum Runner {
+    /// Layer by layer through host buffers (CPU backends, wgpu).
+    Layers(Vec<PreparedLayer>),
+    /// All layers on the device, activations never leaving it (CUDA).
+    Chain {
+        chain: Box<dyn Chain>,
+        layers: Vec<Layer>,
+    },
 }
 
 impl Session {
     /// Prepares every layer on `backend` and reserves buffers for batches of
     /// up to `max_batch` images, with all groups active.
     pub fn new(model: &Model, backend: Arc<dyn Backend>, max_batch: usize) -> Result<Self> {
-        let layers = model
-            .layers()
-            .iter()
-            .map(|l| PreparedLayer::new(&backend, l.clone()))
-            .collect::<Result<Vec<_>>>()?;
+        let runner = match backend.prepare_chain(model.layers()) {
+            Some(chain) => Runner::Chain {
+                chain: chain?,
+                layers: model.layers().to_vec(),
+            },
+            None => Runner::Layers(
+                model
+                    .layers()
+                    .iter()
+                    .map(|l| PreparedLayer::new(&backend, l.clone()))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
         let input = model.input();
         let mut session = Self {
             backend: backend.kind(),
-            layers,
+            runner,
             groups: model.groups(),
             k: model.groups(),
             item: Shape4::new(1, input.channels, input.height, input.width),
@@ -68,11 +88,19 @@ impl Session {
             ..self.item
         };
         let mut need = [0usize; 2];
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.reserve(batch, shape.h, shape.w)?;
-            // The widest activation comes with all groups active.
-            shape = layer.output_shape(shape, self.groups)?;
-            need[i % 2] = need[i % 2].max(shape.len());
+        match &mut self.runner {
+            Runner::Layers(layers) => {
+                for (i, layer) in layers.iter_mut().enumerate() {
+                    layer.reserve(batch, shape.h, shape.w)?;
+                    // The widest activation comes with all groups active.
+                    shape = layer.output_shape(shape, self.groups)?;
+                    need[i % 2] = need[i % 2].max(shape.len());
+                }
+            }
+            Runner::Chain { chain, .. } => {
+                chain.reserve(shape, self.groups)?;
+                need[0] = batch * self.classes;
+            }
         }
         for (buffer, need) in self.buffers.iter_mut().zip(need) {
             buffer.resize(need, 0.0);
@@ -124,16 +152,35 @@ impl Session {
             ..self.item
         };
         let [even, odd] = &mut self.buffers;
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            let out_shape = layer.output_shape(shape, k)?;
-            let (src, dst): (&[f32], &mut [f32]) = match i {
-                0 => (images, &mut even[..out_shape.len()]),
-                _ if i % 2 == 0 => (&odd[..shape.len()], &mut even[..out_shape.len()]),
-                _ => (&even[..shape.len()], &mut odd[..out_shape.len()]),
-            };
-            shape = layer.run(src, shape, k, dst)?;
-        }
-        let last = (self.layers.len() - 1) % 2;
+        let last = match &mut self.runner {
+            Runner::Layers(layers) => {
+                for (i, layer) in layers.iter_mut().enumerate() {
+                    let out_shape = layer.output_shape(shape, k)?;
+                    let (src, dst): (&[f32], &mut [f32]) = match i {
+                        0 => (images, &mut even[..out_shape.len()]),
+                        _ if i % 2 == 0 => (&odd[..shape.len()], &mut even[..out_shape.len()]),
+                        _ => (&even[..shape.len()], &mut odd[..out_shape.len()]),
+                    };
+                    shape = layer.run(src, shape, k, dst)?;
+                }
+                (layers.len() - 1) % 2
+            }
+            Runner::Chain { chain, layers } => {
+                for layer in layers.iter() {
+                    shape = layer.output_shape(shape, k)?;
+                }
+                chain.run(
+                    images,
+                    Shape4 {
+                        n: batch,
+                        ..self.item
+                    },
+                    k,
+                    &mut even[..shape.len()],
+                )?;
+                0
+            }
+        };
         Ok(&self.buffers[last][..batch * self.classes])
     }
 }

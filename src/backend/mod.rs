@@ -3,8 +3,8 @@
 //! `scalar` is the oracle that every other backend is tested against; `cpu`
 //! is the fast CPU path (AVX-512, AVX2, NEON or portable kernels); `neon` is
 //! the CPU backend held to its NEON kernels; `wgpu` runs WGSL shaders on any
-//! adapter wgpu finds; `cuda` reports itself unavailable until its kernels
-//! land.
+//! adapter wgpu finds; `cuda` runs hand-written CUDA kernels through the
+//! driver API.
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,7 +15,15 @@ use crate::model::shape::Shape4;
 
 #[cfg(feature = "cpu")]
 pub mod cpu;
+#[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(not(feature = "cuda"))]
+pub mod cuda {
+    //! Built without the `cuda` feature.
+    pub fn probe() -> Result<std::sync::Arc<dyn super::Backend>, String> {
+        Err("built without the `cuda` feature".into())
+    }
+}
 pub mod neon;
 pub mod scalar;
 #[cfg(feature = "wgpu")]
@@ -85,6 +93,23 @@ pub trait Backend: Send + Sync {
     fn software_device(&self) -> bool {
         false
     }
+
+    /// A device backend's way to run a whole chain of layers with the
+    /// activations left on the device; `None` where layers run one by one.
+    fn prepare_chain(&self, _layers: &[Layer]) -> Option<Result<Box<dyn Chain>>> {
+        None
+    }
+}
+
+/// Layers prepared to run back to back on a device: one copy in, one out.
+pub trait Chain: Send {
+    /// Sizes the device buffers for inputs up to `widest_input` with up to
+    /// `groups` groups active, so later runs allocate nothing.
+    fn reserve(&mut self, widest_input: Shape4, groups: usize) -> Result<()>;
+
+    /// Runs every layer with `k` groups active. `output` holds exactly the
+    /// last layer's output.
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()>;
 }
 
 /// A layer prepared on one backend.

@@ -54,6 +54,16 @@ pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
             backend: backend.clone(),
         });
     }
+    // The CUDA kernels on the CPU emulator, where the build includes it: the
+    // check they get on machines without a GPU.
+    #[cfg(feature = "cuda-emulator")]
+    if only.is_none_or(|k| k == BackendKind::Cuda) {
+        use crate::backend::cuda::{CudaBackend, CudaOptions};
+        targets.push(Target {
+            label: "cuda/emulator".into(),
+            backend: Arc::new(CudaBackend::emulated(CudaOptions::default(), false)),
+        });
+    }
     targets
 }
 

@@ -1,0 +1,93 @@
+//! A model's layers on the device: activations stay in two device buffers
+//! used in turn, so a batch costs one copy in and one copy out whatever the
+//! depth, and changing k changes only the launches' sizes.
+
+use std::sync::Arc;
+
+use super::device::{Device, DeviceBuffer};
+use super::kernel::CudaKernel;
+use crate::backend::Chain;
+use crate::error::{Error, Result};
+use crate::model::layer::Layer;
+use crate::model::shape::Shape4;
+
+pub struct DeviceChain {
+    layers: Vec<Layer>,
+    kernels: Vec<CudaKernel>,
+    input: DeviceBuffer,
+    /// Layer i writes `activations[i % 2]`.
+    activations: [DeviceBuffer; 2],
+}
+
+impl DeviceChain {
+    pub(super) fn new(
+        device: Arc<dyn Device>,
+        layers: &[Layer],
+        kernels: Vec<CudaKernel>,
+    ) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(crate::error::invalid("a chain needs at least one layer"));
+        }
+        Ok(Self {
+            layers: layers.to_vec(),
+            kernels,
+            input: DeviceBuffer::new(&device, 0)?,
+            activations: [
+                DeviceBuffer::new(&device, 0)?,
+                DeviceBuffer::new(&device, 0)?,
+            ],
+        })
+    }
+}
+
+impl Chain for DeviceChain {
+    fn reserve(&mut self, widest_input: Shape4, groups: usize) -> Result<()> {
+        self.reserve_for(widest_input, groups).map(|_| ())
+    }
+
+    fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // Every size first, so nothing launches for a call that cannot finish.
+        let last = self.reserve_for(shape, k)?;
+        check_len("input", shape.len(), input.len())?;
+        check_len("output", last.len(), output.len())?;
+        self.input.upload_f32(input)?;
+        let mut current = shape;
+        for (i, (layer, kernel)) in self.layers.iter().zip(&self.kernels).enumerate() {
+            let src = match i {
+                0 => self.input.ptr(),
+                _ => self.activations[(i - 1) % 2].ptr(),
+            };
+            let dst = self.activations[i % 2].ptr();
+            // SAFETY: `reserve_for` sized every buffer for this shape and k.
+            unsafe { kernel.launch_on_device(current, k, src, dst)? };
+            current = layer.output_shape(current, k)?;
+        }
+        self.activations[(self.layers.len() - 1) % 2].download_f32(output)
+    }
+}
+
+fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::ElementCount {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+impl DeviceChain {
+    /// Grows the buffers for `shape` at `k` (a no-op once reserved) and
+    /// returns the last layer's output shape.
+    fn reserve_for(&mut self, shape: Shape4, k: usize) -> Result<Shape4> {
+        self.input.ensure(4 * shape.len())?;
+        let mut current = shape;
+        for (i, layer) in self.layers.iter().enumerate() {
+            current = layer.output_shape(current, k)?;
+            self.activations[i % 2].ensure(4 * current.len())?;
+        }
+        Ok(current)
+    }
+}
