@@ -39,7 +39,7 @@ pub mod settings;
 #[cfg(feature = "cpu")]
 pub use backend::cpu::{CpuBackend, CpuConfig, CpuIsa};
 pub use backend::scalar::ScalarBackend;
-pub use backend::{Backend, BackendKind, Kernel};
+pub use backend::{Backend, BackendKind, Chain, Kernel};
 pub use dispatch::{backend, default_backend, registry};
 pub use error::{Error, Result};
 pub use exec::PreparedLayer;

@@ -110,6 +110,13 @@ pub trait Chain: Send {
     /// Runs every layer with `k` groups active. `output` holds exactly the
     /// last layer's output.
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()>;
+
+    /// Copies `input` (of `shape`) to the device and leaves it there.
+    fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()>;
+
+    /// Runs every layer on the input left by the last `upload` or `run`,
+    /// then waits for the device: the kernels' time alone, for benchmarks.
+    fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()>;
 }
 
 /// A layer prepared on one backend.

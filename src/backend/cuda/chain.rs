@@ -12,6 +12,7 @@ use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
 
 pub struct DeviceChain {
+    device: Arc<dyn Device>,
     layers: Vec<Layer>,
     kernels: Vec<CudaKernel>,
     input: DeviceBuffer,
@@ -29,6 +30,7 @@ impl DeviceChain {
             return Err(crate::error::invalid("a chain needs at least one layer"));
         }
         Ok(Self {
+            device: device.clone(),
             layers: layers.to_vec(),
             kernels,
             input: DeviceBuffer::new(&device, 0)?,
@@ -48,21 +50,27 @@ impl Chain for DeviceChain {
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
         // Every size first, so nothing launches for a call that cannot finish.
         let last = self.reserve_for(shape, k)?;
-        check_len("input", shape.len(), input.len())?;
         check_len("output", last.len(), output.len())?;
-        self.input.upload_f32(input)?;
-        let mut current = shape;
-        for (i, (layer, kernel)) in self.layers.iter().zip(&self.kernels).enumerate() {
-            let src = match i {
-                0 => self.input.ptr(),
-                _ => self.activations[(i - 1) % 2].ptr(),
-            };
-            let dst = self.activations[i % 2].ptr();
-            // SAFETY: `reserve_for` sized every buffer for this shape and k.
-            unsafe { kernel.launch_on_device(current, k, src, dst)? };
-            current = layer.output_shape(current, k)?;
-        }
+        self.upload(input, shape)?;
+        self.launch_all(shape, k)?;
         self.activations[(self.layers.len() - 1) % 2].download_f32(output)
+    }
+
+    fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
+        check_len("input", shape.len(), input.len())?;
+        self.input.ensure(4 * input.len())?;
+        self.input.upload_f32(input)
+    }
+
+    fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()> {
+        self.reserve_for(shape, k)?;
+        if self.input.bytes() < 4 * shape.len() {
+            return Err(Error::Shape(format!(
+                "no {shape} input was uploaded to run on"
+            )));
+        }
+        self.launch_all(shape, k)?;
+        self.device.synchronize()
     }
 }
 
@@ -79,6 +87,22 @@ fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
 }
 
 impl DeviceChain {
+    /// Launches every layer, reading the uploaded input; does not wait.
+    fn launch_all(&self, shape: Shape4, k: usize) -> Result<()> {
+        let mut current = shape;
+        for (i, (layer, kernel)) in self.layers.iter().zip(&self.kernels).enumerate() {
+            let src = match i {
+                0 => self.input.ptr(),
+                _ => self.activations[(i - 1) % 2].ptr(),
+            };
+            let dst = self.activations[i % 2].ptr();
+            // SAFETY: `reserve_for` sized every buffer for this shape and k.
+            unsafe { kernel.launch_on_device(current, k, src, dst)? };
+            current = layer.output_shape(current, k)?;
+        }
+        Ok(())
+    }
+
     /// Grows the buffers for `shape` at `k` (a no-op once reserved) and
     /// returns the last layer's output shape.
     fn reserve_for(&mut self, shape: Shape4, k: usize) -> Result<Shape4> {

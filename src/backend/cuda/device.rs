@@ -91,6 +91,8 @@ pub trait Device: Send + Sync {
     /// The addresses in `launch.args` are live allocations of this device,
     /// large enough for the shapes the arguments describe.
     unsafe fn launch(&self, launch: &Launch) -> Result<()>;
+    /// Waits for every launch so far.
+    fn synchronize(&self) -> Result<()>;
 }
 
 /// An allocation on a device, freed on drop; it only grows.
@@ -120,6 +122,10 @@ impl DeviceBuffer {
 
     pub fn ptr(&self) -> DevicePtr {
         self.ptr
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Makes room for `bytes`, reallocating only when it grows.

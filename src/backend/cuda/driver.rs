@@ -189,6 +189,11 @@ impl Device for DriverDevice {
         unsafe { cu::memcpy_dtoh_sync(dst, src) }.map_err(driver("kernel or copy from the GPU"))
     }
 
+    fn synchronize(&self) -> Result<()> {
+        self.make_current()?;
+        cu::ctx::synchronize().map_err(driver("cuCtxSynchronize"))
+    }
+
     unsafe fn launch(&self, launch: &Launch) -> Result<()> {
         self.make_current()?;
         let function = self.functions[launch.kernel.index()];

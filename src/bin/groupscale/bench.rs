@@ -8,7 +8,7 @@ use groupscale::platform::sysfs::format_cpu_list;
 use groupscale::platform::topology::{self, Cluster};
 use groupscale::platform::Sysfs;
 use groupscale::presets::{alexnet_cifar, PresetConv, GROUPS};
-use groupscale::PreparedLayer;
+use groupscale::{Layer, PreparedLayer};
 use serde::Serialize;
 
 use crate::{choose_backend, Outcome};
@@ -151,21 +151,40 @@ fn time_preset(
     exact_runs: Option<usize>,
 ) -> anyhow::Result<Vec<(f64, usize)>> {
     let [h, w] = preset.input_hw;
-    let mut layer = PreparedLayer::new(backend, preset.layer(7)?.into())?;
-    layer.reserve(batch, h, w)?;
+    let conv: Layer = preset.layer(7)?.into();
     let full_in = preset.input_shape(batch, GROUPS);
     let input: Vec<f32> = (0..full_in.len())
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
         .collect();
-    let full_out = layer.output_shape(full_in, GROUPS)?;
-    let mut output = vec![0.0f32; full_out.len()];
-    let mut run = |k: usize| -> anyhow::Result<Duration> {
-        let shape = preset.input_shape(batch, k);
-        let out_len = layer.output_shape(shape, k)?.len();
-        let start = Instant::now();
-        layer.run(&input[..shape.len()], shape, k, &mut output[..out_len])?;
-        Ok(start.elapsed())
-    };
+    // A device backend is timed on data already on the device, kernels and
+    // synchronisation only, as cuDNN is timed; the CPU backends on host data.
+    let mut run: Box<dyn FnMut(usize) -> anyhow::Result<Duration>> =
+        match backend.prepare_chain(std::slice::from_ref(&conv)) {
+            Some(chain) => {
+                let mut chain = chain?;
+                chain.reserve(full_in, GROUPS)?;
+                Box::new(move |k| {
+                    let shape = preset.input_shape(batch, k);
+                    chain.upload(&input[..shape.len()], shape)?;
+                    let start = Instant::now();
+                    chain.run_resident(shape, k)?;
+                    Ok(start.elapsed())
+                })
+            }
+            None => {
+                let mut layer = PreparedLayer::new(backend, conv)?;
+                layer.reserve(batch, h, w)?;
+                let full_out = layer.output_shape(full_in, GROUPS)?;
+                let mut output = vec![0.0f32; full_out.len()];
+                Box::new(move |k| {
+                    let shape = preset.input_shape(batch, k);
+                    let out_len = layer.output_shape(shape, k)?.len();
+                    let start = Instant::now();
+                    layer.run(&input[..shape.len()], shape, k, &mut output[..out_len])?;
+                    Ok(start.elapsed())
+                })
+            }
+        };
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ks.len()];
     if let Some(runs) = exact_runs {
         for _ in 0..runs {

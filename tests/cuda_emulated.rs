@@ -1,0 +1,182 @@
+//! The CUDA kernels, run by the CPU emulator, against the oracle: each conv
+//! tile pinned in turn (the dispatcher would pick one per shape), the half2
+//! arithmetic with a tolerance derived from f16 rounding, and the device
+//! chain's resident path. `backends_match_oracle` and `model_fixture` check
+//! the default configuration as `cuda/emulator`.
+#![cfg(feature = "cuda-emulator")]
+
+use std::sync::Arc;
+
+use groupscale::backend::cuda::{CudaBackend, CudaOptions, Tile};
+use groupscale::check::cases::{self, Case};
+use groupscale::check::selftest::{check, oracle_outputs, Target};
+use groupscale::check::tolerance;
+use groupscale::{Backend, Chain, Conv2d, Layer, PreparedLayer, ScalarBackend, WeightData};
+use half::f16;
+
+fn emulated(tile: Option<Tile>, half2: bool) -> Arc<dyn Backend> {
+    let options = CudaOptions {
+        tile,
+        half2,
+        ..CudaOptions::default()
+    };
+    Arc::new(CudaBackend::emulated(options, half2))
+}
+
+fn seed() -> u64 {
+    std::env::var("GROUPSCALE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_2019)
+}
+
+#[test]
+fn every_tile_matches_the_oracle() {
+    let seed = seed();
+    let mut all = cases::named();
+    all.extend(cases::random_convs(seed, 40, 12));
+    let expected = oracle_outputs(&all);
+    for tile in [Tile::Wide, Tile::Narrow] {
+        let target = Target {
+            label: format!("cuda/emulator/{tile:?}"),
+            backend: emulated(Some(tile), false),
+        };
+        let outcome = check(&target, &all, &expected);
+        eprintln!(
+            "{}: {} of {} pass, worst {:.2} of tolerance (GROUPSCALE_TEST_SEED={seed})",
+            target.label,
+            outcome.passed,
+            all.len(),
+            outcome.worst
+        );
+        assert!(
+            outcome.ok(),
+            "{} (GROUPSCALE_TEST_SEED={seed}): {:#?}",
+            target.label,
+            outcome.failures
+        );
+    }
+}
+
+/// The conv cases with their weights rounded to f16, so the oracle and the
+/// half2 kernels see the same weights.
+fn f16_conv_cases(seed: u64) -> Vec<Case> {
+    let mut all = cases::named();
+    all.extend(cases::random_convs(seed, 40, 12));
+    all.into_iter()
+        .filter_map(|case| {
+            let Layer::Conv2d(c) = &case.layer else {
+                return None;
+            };
+            let weights: Vec<f16> = c
+                .weights()
+                .to_f32()
+                .iter()
+                .map(|&w| f16::from_f32(w))
+                .collect();
+            let conv = Conv2d::new(
+                *c.spec(),
+                WeightData::F16(weights),
+                c.bias().map(<[f32]>::to_vec),
+            )
+            .expect("same spec");
+            Some(Case {
+                layer: conv.into(),
+                ..case
+            })
+        })
+        .collect()
+}
+
+/// Σ|w·x| for each output: the scale of the f16 rounding errors.
+fn magnitude(case: &Case) -> Vec<f32> {
+    let Layer::Conv2d(c) = &case.layer else {
+        unreachable!("conv cases only")
+    };
+    let abs_w: Vec<f32> = c.weights().to_f32().iter().map(|w| w.abs()).collect();
+    let spec = c.spec().with_relu(false);
+    let conv = Conv2d::new(spec, abs_w, None).expect("same spec");
+    let mut input = case.input.clone();
+    input.data.iter_mut().for_each(|x| *x = x.abs());
+    let oracle: Arc<dyn Backend> = Arc::new(ScalarBackend);
+    PreparedLayer::new(&oracle, conv.into())
+        .and_then(|mut l| l.forward(&input, case.k))
+        .expect("oracle")
+        .data
+}
+
+/// half2 rounds each activation to f16 (2^-11 relative) and each partial
+/// sum of at most 8 products per lane, so an output is off by at most about
+/// 9·2^-11·Σ|w·x|. A wrong index is off by the size of the output itself.
+#[test]
+fn half2_arithmetic_stays_within_f16_rounding() {
+    let seed = seed();
+    let cases = f16_conv_cases(seed);
+    assert!(cases.len() > 40, "too few conv cases: {}", cases.len());
+    let expected = oracle_outputs(&cases);
+    for tile in [Tile::Wide, Tile::Narrow] {
+        let backend = emulated(Some(tile), true);
+        assert!(
+            backend.describe().contains("half2"),
+            "{}",
+            backend.describe()
+        );
+        let mut worst = 0.0f32;
+        for (case, want) in cases.iter().zip(&expected) {
+            let got = PreparedLayer::new(&backend, case.layer.clone())
+                .and_then(|mut l| l.forward(&case.input, case.k))
+                .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let scale = magnitude(case);
+            for (i, ((&e, &g), &s)) in want.data.iter().zip(&got.data).zip(&scale).enumerate() {
+                let allowed = 9.0 * (2.0f32).powi(-11) * s + tolerance(case.depth(), e);
+                let diff = (e - g).abs();
+                assert!(
+                    diff <= allowed,
+                    "{tile:?} {} (GROUPSCALE_TEST_SEED={seed}) element {i}: expected {e}, got {g}, allowed {allowed:.2e}",
+                    case.name
+                );
+                worst = worst.max(diff / allowed);
+            }
+        }
+        eprintln!(
+            "half2 {tile:?}: {} cases pass, worst {worst:.2} of the f16 bound",
+            cases.len()
+        );
+        // Half2 really ran: f16 arithmetic cannot match f32 to f32 tolerance
+        // on every case.
+        assert!(worst > 0.0);
+    }
+}
+
+#[test]
+fn resident_runs_match_full_runs() {
+    let backend = CudaBackend::emulated(CudaOptions::default(), false);
+    let case = cases::named()
+        .into_iter()
+        .find(|c| matches!(c.layer, Layer::Conv2d(_)) && c.k > 1)
+        .expect("a conv case with k > 1");
+    let mut chain = backend.chain(std::slice::from_ref(&case.layer)).unwrap();
+    let out = case.layer.output_shape(case.input.shape, case.k).unwrap();
+    let mut full = vec![0.0; out.len()];
+    chain
+        .run(&case.input.data, case.input.shape, case.k, &mut full)
+        .unwrap();
+    chain.upload(&case.input.data, case.input.shape).unwrap();
+    chain.run_resident(case.input.shape, case.k).unwrap();
+    // After the resident run, the result is the same as the full run's.
+    let mut again = vec![0.0; out.len()];
+    chain
+        .run(&case.input.data, case.input.shape, case.k, &mut again)
+        .unwrap();
+    assert_eq!(full, again);
+    // Wrong sizes are errors, not panics or launches.
+    assert!(chain
+        .run(&case.input.data[1..], case.input.shape, case.k, &mut full)
+        .is_err());
+    assert!(chain
+        .run(&case.input.data, case.input.shape, case.k, &mut full[1..])
+        .is_err());
+    assert!(chain
+        .run(&case.input.data, case.input.shape, 99, &mut full)
+        .is_err());
+}
