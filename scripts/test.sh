@@ -50,8 +50,12 @@ unset GROUPSCALE_BACKEND GROUPSCALE_STRICT GROUPSCALE_CPU_ISA GROUPSCALE_THREADS
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# The x86 build adds the CUDA emulator (the kernels compiled as C++), so the
+# CUDA kernels are checked against the oracle here, with no GPU.
+emulator="--features cuda-emulator"
+
 step "cargo clippy (x86-64, AArch64, ARMv7)"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets $emulator -- -D warnings
 for target in $arm_targets; do
     cargo clippy --target "$target" --lib --tests -- -D warnings
 done
@@ -59,14 +63,19 @@ done
 step "feature subsets build"
 cargo check --no-default-features --lib
 cargo check --no-default-features --features cpu --lib
+cargo check --no-default-features --features cuda --lib
+
+step "CUDA kernels: PTX ISA 6.5 for sm_53 (Jetson Nano), accepted by ptxas"
+bash scripts/cuda/ptx-check.sh
 
 step "cargo test"
-cargo test --all-targets
+cargo test --all-targets $emulator
 cargo test --doc
 
 step "selftest from the command line"
-cargo run --release --quiet -- selftest
-cargo run --release --quiet -- selftest --backend wgpu
+cargo run --release --quiet $emulator -- selftest
+cargo run --release --quiet $emulator -- selftest --backend wgpu
+cargo run --release --quiet $emulator -- selftest --backend cuda
 
 # The ARM suites, under qemu-user, for each core the boards have. They leave
 # out the wgpu feature: qemu-user has no GPU adapter to offer, the shaders

@@ -36,6 +36,10 @@ fn expected_from_cpuinfo() -> Vec<String> {
     if cfg!(feature = "wgpu") && lavapipe_installed() {
         expected.push("wgpu".into());
     }
+    // The CUDA kernels run on any machine through the emulator, when built.
+    if cfg!(feature = "cuda-emulator") {
+        expected.push("cuda/emulator".into());
+    }
     expected
 }
 
