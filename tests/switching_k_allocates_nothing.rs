@@ -31,6 +31,33 @@ static GLOBAL: Counting = Counting;
 fn switching_k_allocates_nothing() {
     layers_on_one_or_two_threads();
     model_session();
+    #[cfg(feature = "cuda-emulator")]
+    cuda_device_chain();
+}
+
+/// A CUDA session runs as a device chain; the emulator stands in for the
+/// GPU (its launches allocate nothing either, once its fibers exist).
+#[cfg(feature = "cuda-emulator")]
+fn cuda_device_chain() {
+    use groupscale::backend::cuda::{CudaBackend, CudaOptions};
+    let model = groupscale::loader::builtin::model("cumulative").unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(CudaBackend::emulated(CudaOptions::default(), false));
+    let mut session = groupscale::Session::new(&model, backend, 2).unwrap();
+    let images = vec![0.1f32; 2 * model.input().item_len()];
+    session.infer(&images, 2).unwrap();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for k in [1, 4, 2] {
+        session.set_active_groups(k).unwrap();
+        for batch in [2, 1] {
+            let n = batch * model.input().item_len();
+            session.infer(&images[..n], batch).unwrap();
+        }
+    }
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    assert_eq!(
+        allocations, 0,
+        "CUDA device chain: {allocations} allocations"
+    );
 }
 
 fn layers_on_one_or_two_threads() {

@@ -2,6 +2,7 @@
 //! buffers and kernels run on a GPU through the driver API or, in tests,
 //! on the CPU emulator.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 
 use super::args::{Args, DevicePtr};
@@ -36,19 +37,24 @@ impl KernelName {
         Self::Softmax,
     ];
 
-    pub fn symbol(self) -> &'static str {
+    /// The extern "C" name, NUL-terminated for the driver and the emulator.
+    pub fn symbol(self) -> &'static CStr {
         match self {
-            Self::ConvF32w64 => "conv_f32w_64",
-            Self::ConvF32w32 => "conv_f32w_32",
-            Self::ConvF16w64 => "conv_f16w_64",
-            Self::ConvF16w32 => "conv_f16w_32",
-            Self::ConvHalf2x64 => "conv_h2_64",
-            Self::ConvHalf2x32 => "conv_h2_32",
-            Self::MaxPool => "max_pool",
-            Self::DenseF32w => "dense_f32w",
-            Self::DenseF16w => "dense_f16w",
-            Self::Softmax => "softmax",
+            Self::ConvF32w64 => c"conv_f32w_64",
+            Self::ConvF32w32 => c"conv_f32w_32",
+            Self::ConvF16w64 => c"conv_f16w_64",
+            Self::ConvF16w32 => c"conv_f16w_32",
+            Self::ConvHalf2x64 => c"conv_h2_64",
+            Self::ConvHalf2x32 => c"conv_h2_32",
+            Self::MaxPool => c"max_pool",
+            Self::DenseF32w => c"dense_f32w",
+            Self::DenseF16w => c"dense_f16w",
+            Self::Softmax => c"softmax",
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.symbol().to_str().expect("ASCII names")
     }
 
     pub fn index(self) -> usize {

@@ -97,10 +97,9 @@ impl DriverDevice {
         opened.functions = KernelName::ALL
             .iter()
             .map(|k| {
-                let symbol = CString::new(k.symbol()).expect("symbols have no NUL");
                 // SAFETY: `module` was just loaded.
-                unsafe { cu::module::get_function(module, symbol) }
-                    .map_err(|e| failure(format!("kernel {}: {e}", k.symbol())))
+                unsafe { cu::module::get_function(module, k.symbol().into()) }
+                    .map_err(|e| failure(format!("kernel {}: {e}", k.name())))
             })
             .collect::<Result<_>>()?;
         Ok(opened)
@@ -213,7 +212,7 @@ impl Device for DriverDevice {
                 &mut params,
             )
         }
-        .map_err(|e| failure(format!("launching {}: {e}", launch.kernel.symbol())))
+        .map_err(|e| failure(format!("launching {}: {e}", launch.kernel.name())))
     }
 }
 

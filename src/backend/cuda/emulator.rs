@@ -5,7 +5,7 @@
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::collections::HashMap;
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int};
 use std::sync::Mutex;
 
 use super::args::DevicePtr;
@@ -113,13 +113,12 @@ impl Device for Emulator {
     }
 
     unsafe fn launch(&self, launch: &Launch) -> Result<()> {
-        let name = CString::new(launch.kernel.symbol()).expect("symbols have no NUL");
         let mut error = [0 as c_char; 256];
         // SAFETY: the arguments describe live allocations (caller), and the
         // emulator copies nothing beyond the struct's size.
         let status = unsafe {
             gs_emu_launch(
-                name.as_ptr(),
+                launch.kernel.symbol().as_ptr(),
                 launch.grid.as_ptr(),
                 launch.block.as_ptr(),
                 launch.args.as_bytes().as_ptr(),
