@@ -5,6 +5,8 @@
 //!   an error instead of a fallback.
 //! - `GROUPSCALE_CPU_ISA=avx512|avx2|neon|portable`, `GROUPSCALE_THREADS=N` and
 //!   `GROUPSCALE_CORES=0-3,6` configure the CPU backend.
+//! - `GROUPSCALE_CUDA_DEVICE=N` and `GROUPSCALE_CUDA_HALF2=1` configure the
+//!   CUDA backend (parsed in `backend::cuda::CudaOptions::from_env`).
 
 use crate::error::{Error, Result};
 

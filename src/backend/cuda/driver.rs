@@ -1,11 +1,16 @@
 //! A CUDA GPU through the driver API, loaded at run time (cudarc's dynamic
 //! loading), so the crate builds and runs where CUDA is absent.
 //!
-//! Only driver calls that CUDA 10.2 has are made (init, device queries,
-//! primary context retain, module load from PTX, malloc, synchronous
-//! memcpy, launch): the Jetson Nano's JetPack 4 has no newer driver. That
-//! is why this does not use cudarc's `CudaContext`, which asks for
-//! attributes from CUDA 11.2.
+//! Only driver calls that CUDA 10.2 has are made, because the Jetson Nano's
+//! JetPack 4 has no newer driver: cuInit, cuDeviceGetCount, cuDeviceGet,
+//! cuDeviceGetAttribute, cuDeviceGetName, cuDevicePrimaryCtxRetain,
+//! cuCtxSetCurrent, cuModuleLoadData, cuModuleGetFunction, cuModuleUnload,
+//! cuMemAlloc_v2, cuMemFree_v2, cuMemcpyHtoD_v2, cuMemcpyDtoH_v2,
+//! cuLaunchKernel, cuCtxSynchronize, cuGetErrorString/Name. cudarc binds a
+//! symbol when it is first called and panics if the driver lacks it, so the
+//! one newer symbol on this path, cuDevicePrimaryCtxRelease_v2 (CUDA 11),
+//! is looked up before it is called. cudarc's `CudaContext` is not used: it
+//! asks for attributes from CUDA 11.2.
 
 use std::ffi::{c_void, CString};
 
@@ -222,7 +227,17 @@ impl Drop for DriverDevice {
             // SAFETY: loaded in `open`, unloaded once.
             let _ = unsafe { cu::module::unload(self.module) };
         }
-        // SAFETY: retained in `open`.
-        let _ = unsafe { cu::primary_ctx::release(self.device) };
+        // A CUDA 10.2 driver has only the unversioned release, which cudarc
+        // does not bind; there the context is released at process exit.
+        // SAFETY: only looks the symbol up.
+        let has_release_v2 = unsafe {
+            sys::culib()
+                .get::<unsafe extern "C" fn()>(b"cuDevicePrimaryCtxRelease_v2")
+                .is_ok()
+        };
+        if has_release_v2 {
+            // SAFETY: retained in `open`.
+            let _ = unsafe { cu::primary_ctx::release(self.device) };
+        }
     }
 }
