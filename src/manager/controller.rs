@@ -61,12 +61,37 @@ pub struct Measurement {
 }
 
 /// The manager's choice and why it was made.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Choice {
     pub point: usize,
     /// Whether the point is predicted to meet the budget.
     pub meets: bool,
-    pub reason: String,
+    pub reason: Reason,
+}
+
+/// Why a point was chosen: data, formatted only when someone prints it, so
+/// choosing allocates nothing on the per-frame path.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reason {
+    /// The most accurate point predicted to meet the budget.
+    MostAccurateMeeting { budget: Budget, predicted: f64 },
+    /// None is predicted to meet it: the cheapest.
+    CheapestMissing { budget: Budget, predicted: f64 },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::MostAccurateMeeting { budget, predicted } => write!(
+                f,
+                "most accurate point predicted to meet {budget} ({predicted:.3} predicted)"
+            ),
+            Reason::CheapestMissing { budget, predicted } => write!(
+                f,
+                "no point meets {budget}: the cheapest ({predicted:.3} predicted)"
+            ),
+        }
+    }
 }
 
 /// Observations per placement in the median filter.
@@ -186,9 +211,7 @@ impl Manager {
             Some((i, predicted)) => Choice {
                 point: i,
                 meets: true,
-                reason: format!(
-                    "most accurate point predicted to meet {budget} ({predicted:.3} predicted)"
-                ),
+                reason: Reason::MostAccurateMeeting { budget, predicted },
             },
             None => {
                 // Best effort: the cheapest predicted point, among those the
@@ -207,9 +230,7 @@ impl Manager {
                 Choice {
                     point: i,
                     meets: false,
-                    reason: format!(
-                        "no point meets {budget}: the cheapest ({predicted:.3} predicted)"
-                    ),
+                    reason: Reason::CheapestMissing { budget, predicted },
                 }
             }
         };
@@ -247,7 +268,13 @@ impl Manager {
         window.sort_by(f64::total_cmp);
         let median = window[window.len() / 2];
         let a = self.tuning.smoothing;
-        let entry = self.slowdown.entry(label.clone()).or_insert(1.0);
-        *entry = (1.0 - a) * *entry + a * median;
+        // Looked up before inserting: `entry` would clone the label (an
+        // allocation) on every frame.
+        match self.slowdown.get_mut(label) {
+            Some(s) => *s = (1.0 - a) * *s + a * median,
+            None => {
+                self.slowdown.insert(label.clone(), (1.0 - a) + a * median);
+            }
+        }
     }
 }

@@ -9,6 +9,6 @@ pub mod sweep;
 pub mod table;
 
 pub use apply::{apply, ClockControl};
-pub use controller::{Budget, Choice, Manager, Measurement, Tuning};
+pub use controller::{Budget, Choice, Manager, Measurement, Reason, Tuning};
 pub use point::{Clocks, OperatingPoint, Placement};
 pub use table::{pareto_front, ProfileTable, ProfiledPoint};

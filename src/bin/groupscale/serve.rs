@@ -81,6 +81,12 @@ struct Summary {
     placement_switch: SwitchCost,
     budget_changes: usize,
     median_latency_ms: f64,
+    /// Frames with no switch and no new budget, and the heap allocations
+    /// made while they ran (choosing, inferring, feeding back): 0 is the
+    /// goal. The count is process-wide, so with `--budget-file -` the stdin
+    /// reader's line buffers land here too.
+    steady_frames: usize,
+    steady_allocations: usize,
     log: Vec<String>,
 }
 
@@ -272,18 +278,22 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         placement_switch: SwitchCost::default(),
         budget_changes: 0,
         median_latency_ms: 0.0,
+        steady_frames: 0,
+        steady_allocations: 0,
         log: Vec::new(),
     };
     let mut latencies = Vec::with_capacity(frames.min(1 << 16));
     let mut current: Option<usize> = None;
     let mut active = 0usize;
     for frame in 0..frames {
+        let frame_allocations = alloc_count::allocations();
         let (budget, changed) = budgets.poll();
         if changed {
             summary.budget_changes += 1;
         }
         let choice = manager.select(budget)?;
-        if current != Some(choice.point) {
+        let switching = current != Some(choice.point);
+        if switching {
             let point = manager.point(choice.point).point.clone();
             let previous = current.map(|c| manager.point(c).point.clone());
             let line = format!("frame {frame}: -> {} ({})", point.label(), choice.reason);
@@ -329,7 +339,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .1
             .infer(&inputs[image * item..(image + 1) * item], 1)?;
         let latency_ms = t.elapsed().as_secs_f64() * 1e3;
-        latencies.push(latency_ms);
         let met = match budget {
             Budget::LatencyMs(limit) => latency_ms <= limit,
             // Without a per-frame energy reading, the profile's energy at the
@@ -345,6 +354,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             latency_ms,
             energy_mj: None,
         });
+        if !switching && !changed {
+            summary.steady_frames += 1;
+            summary.steady_allocations += alloc_count::allocations() - frame_allocations;
+        }
+        latencies.push(latency_ms);
     }
     control.restore()?;
     summary.budget_met_rate = summary.budget_met as f64 / frames.max(1) as f64;
@@ -366,6 +380,10 @@ fn print_summary(s: &Summary) {
         s.switches,
         s.budget_changes,
         s.median_latency_ms
+    );
+    println!(
+        "steady frames {} (no switch, no new budget): {} allocations",
+        s.steady_frames, s.steady_allocations
     );
     for (name, cost) in [
         ("k alone", &s.k_switch),
