@@ -147,7 +147,10 @@ fn run_restores_clocks_after_a_normal_exit_and_after_an_error() {
     assert_eq!(summary["frames"], 40);
     assert_eq!(summary["budget_met"], 40);
     // A fixed budget: after the first frame's choice, frames allocate nothing.
-    assert!(summary["steady_frames"].as_u64().unwrap() >= 30, "{summary}");
+    assert!(
+        summary["steady_frames"].as_u64().unwrap() >= 30,
+        "{summary}"
+    );
     assert_eq!(summary["steady_allocations"], 0, "{summary}");
     nano.assert_unchanged(&before, "after run");
 

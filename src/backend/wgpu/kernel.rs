@@ -18,6 +18,20 @@ use crate::model::shape::Shape4;
 use crate::model::weights::WeightData;
 
 const WORKGROUP: u32 = 64;
+/// The largest uniform struct (`ConvParams`).
+const UNIFORM_BYTES: usize = 80;
+
+/// One call's uniform bytes, on the stack: planning a call allocates nothing.
+struct Uniform {
+    bytes: [u8; UNIFORM_BYTES],
+    len: usize,
+}
+
+impl Uniform {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
 
 fn failure(reason: impl Into<String>) -> Error {
     Error::BackendUnavailable {
@@ -95,7 +109,7 @@ impl GpuKernel {
         });
         let uniform = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("params"),
-            size: 80,
+            size: UNIFORM_BYTES as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -178,15 +192,20 @@ impl GpuKernel {
     }
 
     /// The uniform bytes and the workgroup grid for one call.
-    fn plan(&self, shape: Shape4, k: usize) -> Result<(Vec<u8>, [u32; 3])> {
+    fn plan(&self, shape: Shape4, k: usize) -> Result<(Uniform, [u32; 3])> {
         let out = self.layer.output_shape(shape, k)?;
         let flat = |count: usize| -> Result<[u32; 3]> {
             let groups = u32_of(count.div_ceil(WORKGROUP as usize), "workgroups")?;
             let max = self.gpu.max_workgroups;
             Ok([groups.min(max), groups.div_ceil(max), 1])
         };
-        fn pod<T: Pod>(v: T) -> Vec<u8> {
-            bytemuck::bytes_of(&v).to_vec()
+        fn pod<T: Pod>(v: T) -> Uniform {
+            let mut u = Uniform {
+                bytes: [0; UNIFORM_BYTES],
+                len: size_of::<T>(),
+            };
+            u.bytes[..u.len].copy_from_slice(bytemuck::bytes_of(&v));
+            u
         }
         Ok(match &self.layer {
             Layer::Conv2d(c) => {
@@ -321,7 +340,7 @@ impl Kernel for GpuKernel {
         self.ensure_io(in_bytes, out_bytes);
         let io = self.io.as_ref().expect("ensure_io made the buffers");
         let queue = &self.gpu.queue;
-        queue.write_buffer(&self.uniform, 0, &params);
+        queue.write_buffer(&self.uniform, 0, params.as_bytes());
         queue.write_buffer(&io.input, 0, bytemuck::cast_slice(input));
         let mut encoder = self
             .gpu
