@@ -78,6 +78,16 @@ impl FromStr for BackendKind {
     }
 }
 
+/// `v` as a GPU kernel's 32-bit index, or a shape error naming `what`.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub(crate) fn gpu_index(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| {
+        Error::Shape(format!(
+            "{what} = {v} exceeds the GPU kernels' 32-bit indices"
+        ))
+    })
+}
+
 /// A place layers can run. Implementations are cheap to share across threads.
 pub trait Backend: Send + Sync {
     fn kind(&self) -> BackendKind;

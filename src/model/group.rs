@@ -25,6 +25,16 @@ pub enum Connectivity {
 impl Connectivity {
     pub const ALL: [Connectivity; 3] = [Self::Isolated, Self::Cumulative, Self::Full];
 
+    /// The code the GPU kernels use (`shaders/common.wgsl`,
+    /// `kernels/groupscale.cuh`).
+    pub fn gpu_code(self) -> u32 {
+        match self {
+            Self::Isolated => 0,
+            Self::Cumulative => 1,
+            Self::Full => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Isolated => "isolated",

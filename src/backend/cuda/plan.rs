@@ -4,8 +4,9 @@
 
 use super::args::{Args, ConvArgs, DenseArgs, DevicePtr, PoolArgs, SoftmaxArgs};
 use super::device::{KernelName, Launch};
+use crate::backend::gpu_index;
 use crate::error::{Error, Result};
-use crate::model::group::Connectivity;
+
 use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
 
@@ -64,21 +65,8 @@ pub struct Operands {
     pub bias: DevicePtr,
 }
 
-fn u32_of(v: usize, what: &str) -> Result<u32> {
-    u32::try_from(v)
-        .map_err(|_| Error::Shape(format!("{what} = {v} exceeds the kernels' 32-bit indices")))
-}
-
-fn connectivity_code(c: Connectivity) -> u32 {
-    match c {
-        Connectivity::Isolated => 0,
-        Connectivity::Cumulative => 1,
-        Connectivity::Full => 2,
-    }
-}
-
 fn flat_grid(items: usize, per_block: usize) -> Result<[u32; 3]> {
-    Ok([u32_of(items.div_ceil(per_block).max(1), "blocks")?, 1, 1])
+    Ok([gpu_index(items.div_ceil(per_block).max(1), "blocks")?, 1, 1])
 }
 
 /// Plans the launch for `layer` on an input of `shape` with `k` groups
@@ -94,8 +82,8 @@ pub fn plan(
 ) -> Result<Launch> {
     let out = layer.output_shape(shape, k)?;
     // Every element index the kernels form must fit in 32 bits.
-    u32_of(shape.len(), "input elements")?;
-    u32_of(out.len(), "output elements")?;
+    gpu_index(shape.len(), "input elements")?;
+    gpu_index(out.len(), "output elements")?;
     let block = [THREADS, 1, 1];
     let launch = match layer {
         Layer::Conv2d(c) => {
@@ -122,7 +110,7 @@ pub fn plan(
             Launch {
                 kernel,
                 grid: [
-                    u32_of(pixels.div_ceil(tile.width()), "blocks")?,
+                    gpu_index(pixels.div_ceil(tile.width()), "blocks")?,
                     rows as u32,
                     1,
                 ],
@@ -132,24 +120,24 @@ pub fn plan(
                     weights: ops.weights,
                     bias: ops.bias,
                     output: ops.output,
-                    batch: u32_of(shape.n, "batch")?,
-                    in_c: u32_of(shape.c, "channels")?,
-                    in_h: u32_of(shape.h, "height")?,
-                    in_w: u32_of(shape.w, "width")?,
-                    out_c: u32_of(out.c, "channels")?,
-                    out_h: u32_of(out.h, "height")?,
-                    out_w: u32_of(out.w, "width")?,
-                    og: u32_of(og, "channels")?,
-                    cg: u32_of(layout.inputs_per_group(), "channels")?,
-                    connectivity: connectivity_code(s.connectivity),
-                    kh: u32_of(s.kernel[0], "kernel")?,
-                    kw: u32_of(s.kernel[1], "kernel")?,
-                    sh: u32_of(s.stride[0], "stride")?,
-                    sw: u32_of(s.stride[1], "stride")?,
-                    ph: u32_of(s.padding[0], "padding")?,
-                    pw: u32_of(s.padding[1], "padding")?,
-                    dh: u32_of(s.dilation[0], "dilation")?,
-                    dw: u32_of(s.dilation[1], "dilation")?,
+                    batch: gpu_index(shape.n, "batch")?,
+                    in_c: gpu_index(shape.c, "channels")?,
+                    in_h: gpu_index(shape.h, "height")?,
+                    in_w: gpu_index(shape.w, "width")?,
+                    out_c: gpu_index(out.c, "channels")?,
+                    out_h: gpu_index(out.h, "height")?,
+                    out_w: gpu_index(out.w, "width")?,
+                    og: gpu_index(og, "channels")?,
+                    cg: gpu_index(layout.inputs_per_group(), "channels")?,
+                    connectivity: s.connectivity.gpu_code(),
+                    kh: gpu_index(s.kernel[0], "kernel")?,
+                    kw: gpu_index(s.kernel[1], "kernel")?,
+                    sh: gpu_index(s.stride[0], "stride")?,
+                    sw: gpu_index(s.stride[1], "stride")?,
+                    ph: gpu_index(s.padding[0], "padding")?,
+                    pw: gpu_index(s.padding[1], "padding")?,
+                    dh: gpu_index(s.dilation[0], "dilation")?,
+                    dw: gpu_index(s.dilation[1], "dilation")?,
                     relu: s.relu.into(),
                     channel_tiles: channel_tiles as u32,
                 }),
@@ -162,17 +150,17 @@ pub fn plan(
             args: Args::Pool(PoolArgs {
                 input: ops.input,
                 output: ops.output,
-                planes: u32_of(shape.n * shape.c, "planes")?,
-                in_h: u32_of(shape.h, "height")?,
-                in_w: u32_of(shape.w, "width")?,
-                out_h: u32_of(out.h, "height")?,
-                out_w: u32_of(out.w, "width")?,
-                kh: u32_of(p.kernel[0], "kernel")?,
-                kw: u32_of(p.kernel[1], "kernel")?,
-                sh: u32_of(p.stride[0], "stride")?,
-                sw: u32_of(p.stride[1], "stride")?,
-                ph: u32_of(p.padding[0], "padding")?,
-                pw: u32_of(p.padding[1], "padding")?,
+                planes: gpu_index(shape.n * shape.c, "planes")?,
+                in_h: gpu_index(shape.h, "height")?,
+                in_w: gpu_index(shape.w, "width")?,
+                out_h: gpu_index(out.h, "height")?,
+                out_w: gpu_index(out.w, "width")?,
+                kh: gpu_index(p.kernel[0], "kernel")?,
+                kw: gpu_index(p.kernel[1], "kernel")?,
+                sh: gpu_index(p.stride[0], "stride")?,
+                sw: gpu_index(p.stride[1], "stride")?,
+                ph: gpu_index(p.padding[0], "padding")?,
+                pw: gpu_index(p.padding[1], "padding")?,
                 _pad: 0,
             }),
         },
@@ -188,15 +176,15 @@ pub fn plan(
                     weights: ops.weights,
                     bias: ops.bias,
                     output: ops.output,
-                    batch: u32_of(shape.n, "batch")?,
-                    in_len: u32_of(shape.item_len(), "features")?,
-                    out_len: u32_of(out.item_len(), "features")?,
-                    og: u32_of(layout.outputs_per_group(), "features")?,
-                    cg: u32_of(layout.inputs_per_group(), "features")?,
-                    connectivity: connectivity_code(s.connectivity),
+                    batch: gpu_index(shape.n, "batch")?,
+                    in_len: gpu_index(shape.item_len(), "features")?,
+                    out_len: gpu_index(out.item_len(), "features")?,
+                    og: gpu_index(layout.outputs_per_group(), "features")?,
+                    cg: gpu_index(layout.inputs_per_group(), "features")?,
+                    connectivity: s.connectivity.gpu_code(),
                     relu: s.relu.into(),
                     head: 0,
-                    k: u32_of(k, "groups")?,
+                    k: gpu_index(k, "groups")?,
                     classes: 0,
                 }),
             }
@@ -212,16 +200,16 @@ pub fn plan(
                     weights: ops.weights,
                     bias: ops.bias,
                     output: ops.output,
-                    batch: u32_of(shape.n, "batch")?,
-                    in_len: u32_of(shape.item_len(), "features")?,
-                    out_len: u32_of(s.classes, "classes")?,
-                    og: u32_of(s.features_per_group(), "features")?,
+                    batch: gpu_index(shape.n, "batch")?,
+                    in_len: gpu_index(shape.item_len(), "features")?,
+                    out_len: gpu_index(s.classes, "classes")?,
+                    og: gpu_index(s.features_per_group(), "features")?,
                     cg: 0,
                     connectivity: 0,
                     relu: 0,
                     head: 1,
-                    k: u32_of(k, "groups")?,
-                    classes: u32_of(s.classes, "classes")?,
+                    k: gpu_index(k, "groups")?,
+                    classes: gpu_index(s.classes, "classes")?,
                 }),
             }
         }
@@ -232,8 +220,8 @@ pub fn plan(
             args: Args::Softmax(SoftmaxArgs {
                 input: ops.input,
                 output: ops.output,
-                rows: u32_of(shape.n, "rows")?,
-                cols: u32_of(shape.item_len(), "columns")?,
+                rows: gpu_index(shape.n, "rows")?,
+                cols: gpu_index(shape.item_len(), "columns")?,
             }),
         },
     };

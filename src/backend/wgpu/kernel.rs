@@ -10,9 +10,9 @@ use wgpu::util::DeviceExt;
 use super::gpu::{Gpu, Pipeline};
 use super::params::{ConvParams, DenseParams, PoolParams, SoftmaxParams};
 use super::shaders::Entry;
-use crate::backend::{BackendKind, Kernel};
+use crate::backend::{gpu_index, BackendKind, Kernel};
 use crate::error::{Error, Result};
-use crate::model::group::Connectivity;
+
 use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
 use crate::model::weights::WeightData;
@@ -38,19 +38,6 @@ fn failure(reason: impl Into<String>) -> Error {
         backend: BackendKind::Wgpu,
         reason: reason.into(),
     }
-}
-
-fn connectivity_code(c: Connectivity) -> u32 {
-    match c {
-        Connectivity::Isolated => 0,
-        Connectivity::Cumulative => 1,
-        Connectivity::Full => 2,
-    }
-}
-
-fn u32_of(v: usize, what: &str) -> Result<u32> {
-    u32::try_from(v)
-        .map_err(|_| Error::Shape(format!("{what} = {v} exceeds the GPU's 32-bit indices")))
 }
 
 /// Input, output and read-back buffers for one size, with their bind group.
@@ -195,7 +182,7 @@ impl GpuKernel {
     fn plan(&self, shape: Shape4, k: usize) -> Result<(Uniform, [u32; 3])> {
         let out = self.layer.output_shape(shape, k)?;
         let flat = |count: usize| -> Result<[u32; 3]> {
-            let groups = u32_of(count.div_ceil(WORKGROUP as usize), "workgroups")?;
+            let groups = gpu_index(count.div_ceil(WORKGROUP as usize), "workgroups")?;
             let max = self.gpu.max_workgroups;
             Ok([groups.min(max), groups.div_ceil(max), 1])
         };
@@ -212,15 +199,15 @@ impl GpuKernel {
                 let s = c.spec();
                 let layout = s.layout();
                 let params = ConvParams {
-                    in_c: u32_of(shape.c, "channels")?,
-                    in_h: u32_of(shape.h, "height")?,
-                    in_w: u32_of(shape.w, "width")?,
-                    out_c: u32_of(out.c, "channels")?,
-                    out_h: u32_of(out.h, "height")?,
-                    out_w: u32_of(out.w, "width")?,
-                    og: u32_of(layout.outputs_per_group(), "channels")?,
-                    cg: u32_of(layout.inputs_per_group(), "channels")?,
-                    connectivity: connectivity_code(s.connectivity),
+                    in_c: gpu_index(shape.c, "channels")?,
+                    in_h: gpu_index(shape.h, "height")?,
+                    in_w: gpu_index(shape.w, "width")?,
+                    out_c: gpu_index(out.c, "channels")?,
+                    out_h: gpu_index(out.h, "height")?,
+                    out_w: gpu_index(out.w, "width")?,
+                    og: gpu_index(layout.outputs_per_group(), "channels")?,
+                    cg: gpu_index(layout.inputs_per_group(), "channels")?,
+                    connectivity: s.connectivity.gpu_code(),
                     kh: s.kernel[0] as u32,
                     kw: s.kernel[1] as u32,
                     sh: s.stride[0] as u32,
@@ -234,9 +221,9 @@ impl GpuKernel {
                     _pad: 0,
                 };
                 let grid = [
-                    u32_of((out.h * out.w).div_ceil(WORKGROUP as usize), "workgroups")?,
-                    u32_of(out.c, "channels")?,
-                    u32_of(out.n, "batch")?,
+                    gpu_index((out.h * out.w).div_ceil(WORKGROUP as usize), "workgroups")?,
+                    gpu_index(out.c, "channels")?,
+                    gpu_index(out.n, "batch")?,
                 ];
                 if grid.iter().any(|&g| g > self.gpu.max_workgroups) {
                     return Err(Error::Shape(format!(
@@ -248,11 +235,11 @@ impl GpuKernel {
             }
             Layer::MaxPool2d(p) => {
                 let params = PoolParams {
-                    planes: u32_of(shape.n * shape.c, "planes")?,
-                    in_h: u32_of(shape.h, "height")?,
-                    in_w: u32_of(shape.w, "width")?,
-                    out_h: u32_of(out.h, "height")?,
-                    out_w: u32_of(out.w, "width")?,
+                    planes: gpu_index(shape.n * shape.c, "planes")?,
+                    in_h: gpu_index(shape.h, "height")?,
+                    in_w: gpu_index(shape.w, "width")?,
+                    out_h: gpu_index(out.h, "height")?,
+                    out_w: gpu_index(out.w, "width")?,
                     kh: p.kernel[0] as u32,
                     kw: p.kernel[1] as u32,
                     sh: p.stride[0] as u32,
@@ -267,12 +254,12 @@ impl GpuKernel {
                 let s = l.spec();
                 let layout = s.layout();
                 let params = DenseParams {
-                    batch: u32_of(shape.n, "batch")?,
-                    in_len: u32_of(shape.item_len(), "features")?,
-                    out_len: u32_of(out.item_len(), "features")?,
-                    og: u32_of(layout.outputs_per_group(), "features")?,
-                    cg: u32_of(layout.inputs_per_group(), "features")?,
-                    connectivity: connectivity_code(s.connectivity),
+                    batch: gpu_index(shape.n, "batch")?,
+                    in_len: gpu_index(shape.item_len(), "features")?,
+                    out_len: gpu_index(out.item_len(), "features")?,
+                    og: gpu_index(layout.outputs_per_group(), "features")?,
+                    cg: gpu_index(layout.inputs_per_group(), "features")?,
+                    connectivity: s.connectivity.gpu_code(),
                     relu: s.relu.into(),
                     has_bias: l.bias().is_some().into(),
                     k: k as u32,
@@ -285,16 +272,16 @@ impl GpuKernel {
             Layer::Head(h) => {
                 let s = h.spec();
                 let params = DenseParams {
-                    batch: u32_of(shape.n, "batch")?,
-                    in_len: u32_of(shape.item_len(), "features")?,
-                    out_len: u32_of(s.classes, "classes")?,
-                    og: u32_of(s.features_per_group(), "features")?,
+                    batch: gpu_index(shape.n, "batch")?,
+                    in_len: gpu_index(shape.item_len(), "features")?,
+                    out_len: gpu_index(s.classes, "classes")?,
+                    og: gpu_index(s.features_per_group(), "features")?,
                     cg: 0,
                     connectivity: 0,
                     relu: 0,
                     has_bias: 1,
                     k: k as u32,
-                    classes: u32_of(s.classes, "classes")?,
+                    classes: gpu_index(s.classes, "classes")?,
                     _pad0: 0,
                     _pad1: 0,
                 };
@@ -302,8 +289,8 @@ impl GpuKernel {
             }
             Layer::Softmax => {
                 let params = SoftmaxParams {
-                    rows: u32_of(shape.n, "rows")?,
-                    cols: u32_of(shape.item_len(), "columns")?,
+                    rows: gpu_index(shape.n, "rows")?,
+                    cols: gpu_index(shape.item_len(), "columns")?,
                     _pad0: 0,
                     _pad1: 0,
                 };
