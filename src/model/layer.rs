@@ -38,6 +38,20 @@ impl Layer {
         }
     }
 
+    /// The largest input this layer takes for `batch` images of `h`×`w`, and
+    /// its output, both with all groups active: what a backend reserves.
+    /// `None` for pooling and softmax, whose input is whatever the previous
+    /// layer gives.
+    pub fn widest(&self, batch: usize, h: usize, w: usize) -> Result<Option<(Shape4, Shape4)>> {
+        let input = match self {
+            Self::Conv2d(c) => Shape4::new(batch, c.spec().in_channels, h, w),
+            Self::Linear(l) => Shape4::flat(batch, l.spec().in_features),
+            Self::Head(hd) => Shape4::flat(batch, hd.spec().in_features),
+            Self::MaxPool2d(_) | Self::Softmax => return Ok(None),
+        };
+        Ok(Some((input, self.output_shape(input, self.groups())?)))
+    }
+
     /// The output shape for `input` with `k` active groups; every check of a
     /// caller's input happens here, before any backend runs.
     pub fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4> {

@@ -103,35 +103,15 @@ impl CudaKernel {
         let launch = self.launch_for(shape, k, input, output)?;
         unsafe { self.device.launch(&launch) }
     }
-
-    /// The largest input this layer takes at `batch`×`h`×`w` and the output
-    /// it then gives, both with all groups active.
-    pub fn widest(&self, batch: usize, h: usize, w: usize) -> Result<(Shape4, Shape4)> {
-        let groups = self.layer.groups();
-        let channels = match &self.layer {
-            Layer::Conv2d(c) => c.spec().in_channels,
-            Layer::Linear(l) => l.spec().in_features,
-            Layer::Head(hd) => hd.spec().in_features,
-            // Pooling and softmax take whatever the previous layer gives;
-            // their buffers grow on first use.
-            Layer::MaxPool2d(_) | Layer::Softmax => {
-                return Ok((Shape4::new(0, 0, 0, 0), Shape4::new(0, 0, 0, 0)))
-            }
-        };
-        let (h, w) = match self.layer {
-            Layer::Conv2d(_) => (h, w),
-            _ => (1, 1),
-        };
-        let shape = Shape4::new(batch, channels, h, w);
-        Ok((shape, self.layer.output_shape(shape, groups)?))
-    }
 }
 
 impl Kernel for CudaKernel {
     fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
-        let (input, output) = self.widest(batch, h, w)?;
-        self.input.ensure(4 * input.len())?;
-        self.output.ensure(4 * output.len())
+        if let Some((input, output)) = self.layer.widest(batch, h, w)? {
+            self.input.ensure(4 * input.len())?;
+            self.output.ensure(4 * output.len())?;
+        }
+        Ok(())
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {

@@ -302,21 +302,9 @@ impl GpuKernel {
 
 impl Kernel for GpuKernel {
     fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
-        // The largest input this layer can get: all groups active.
-        let groups = self.layer.groups();
-        let channels = match &self.layer {
-            Layer::Conv2d(c) => c.spec().in_channels,
-            Layer::Linear(l) => l.spec().in_features,
-            Layer::Head(hd) => hd.spec().in_features,
-            Layer::MaxPool2d(_) | Layer::Softmax => return Ok(()),
-        };
-        let (h, w) = match self.layer {
-            Layer::Conv2d(_) => (h, w),
-            _ => (1, 1),
-        };
-        let shape = Shape4::new(batch, channels, h, w);
-        let out = self.layer.output_shape(shape, groups)?;
-        self.ensure_io(4 * shape.len() as u64, 4 * out.len() as u64);
+        if let Some((input, output)) = self.layer.widest(batch, h, w)? {
+            self.ensure_io(4 * input.len() as u64, 4 * output.len() as u64);
+        }
         Ok(())
     }
 
