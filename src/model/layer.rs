@@ -4,6 +4,7 @@ use crate::model::head::Head;
 use crate::model::linear::Linear;
 use crate::model::pool::MaxPool2dSpec;
 use crate::model::shape::Shape4;
+use crate::model::weights::WeightData;
 
 /// Every operation a backend runs. Each one is told how many groups are
 /// active; the group-free operations (pooling, softmax) ignore it.
@@ -35,6 +36,16 @@ impl Layer {
             Self::Linear(l) => l.spec().groups,
             Self::Head(h) => h.spec().groups,
             Self::MaxPool2d(_) | Self::Softmax => 1,
+        }
+    }
+
+    /// The weights and bias of a layer that has them.
+    pub fn parameters(&self) -> Option<(&WeightData, Option<&[f32]>)> {
+        match self {
+            Self::Conv2d(c) => Some((c.weights(), c.bias())),
+            Self::Linear(l) => Some((l.weights(), l.bias())),
+            Self::Head(h) => Some((h.weights(), Some(h.bias()))),
+            Self::MaxPool2d(_) | Self::Softmax => None,
         }
     }
 

@@ -30,11 +30,9 @@ impl CudaKernel {
         half2: bool,
         tile: Option<Tile>,
     ) -> Result<Self> {
-        let (weights, bias): (Option<&WeightData>, Option<&[f32]>) = match layer {
-            Layer::Conv2d(c) => (Some(c.weights()), c.bias()),
-            Layer::Linear(l) => (Some(l.weights()), l.bias()),
-            Layer::Head(h) => (Some(h.weights()), Some(h.bias())),
-            Layer::MaxPool2d(_) | Layer::Softmax => (None, None),
+        let (weights, bias) = match layer.parameters() {
+            Some((w, b)) => (Some(w), b),
+            None => (None, None),
         };
         let arithmetic = match weights {
             Some(WeightData::F16(_)) if half2 && device.fast_f16() => Arithmetic::Half2,

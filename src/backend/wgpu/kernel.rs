@@ -62,12 +62,16 @@ pub struct GpuKernel {
 
 impl GpuKernel {
     pub fn new(gpu: Arc<Gpu>, layer: &Layer) -> Result<Self> {
-        let (entry, weights, bias): (Entry, Option<&WeightData>, Option<&[f32]>) = match layer {
-            Layer::Conv2d(c) => (Entry::Conv, Some(c.weights()), c.bias()),
-            Layer::Linear(l) => (Entry::Linear, Some(l.weights()), l.bias()),
-            Layer::Head(h) => (Entry::Head, Some(h.weights()), Some(h.bias())),
-            Layer::MaxPool2d(_) => (Entry::MaxPool, None, None),
-            Layer::Softmax => (Entry::Softmax, None, None),
+        let entry = match layer {
+            Layer::Conv2d(_) => Entry::Conv,
+            Layer::Linear(_) => Entry::Linear,
+            Layer::Head(_) => Entry::Head,
+            Layer::MaxPool2d(_) => Entry::MaxPool,
+            Layer::Softmax => Entry::Softmax,
+        };
+        let (weights, bias) = match layer.parameters() {
+            Some((w, b)) => (Some(w), b),
+            None => (None, None),
         };
         let f16_weights = gpu.f16 && matches!(weights, Some(WeightData::F16(_)));
         let pipeline = gpu.pipeline(entry, f16_weights);
