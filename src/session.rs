@@ -8,7 +8,6 @@ use crate::backend::{Backend, BackendKind, Chain};
 use crate::error::{Error, Result};
 use crate::exec::PreparedLayer;
 use crate::loader::Model;
-use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
 
 /// Runs a [`Model`] on one backend.
@@ -39,10 +38,7 @@ enum Runner {
     /// Layer by layer through host buffers (CPU backends, wgpu).
     Layers(Vec<PreparedLayer>),
     /// All layers on the device, activations never leaving it (CUDA).
-    Chain {
-        chain: Box<dyn Chain>,
-        layers: Vec<Layer>,
-    },
+    Chain(Box<dyn Chain>),
 }
 
 impl Session {
@@ -50,10 +46,7 @@ impl Session {
     /// up to `max_batch` images, with all groups active.
     pub fn new(model: &Model, backend: Arc<dyn Backend>, max_batch: usize) -> Result<Self> {
         let runner = match backend.prepare_chain(model.layers()) {
-            Some(chain) => Runner::Chain {
-                chain: chain?,
-                layers: model.layers().to_vec(),
-            },
+            Some(chain) => Runner::Chain(chain?),
             None => Runner::Layers(
                 model
                     .layers()
@@ -97,7 +90,7 @@ impl Session {
                     need[i % 2] = need[i % 2].max(shape.len());
                 }
             }
-            Runner::Chain { chain, .. } => {
+            Runner::Chain(chain) => {
                 chain.reserve(shape, self.groups)?;
                 need[0] = batch * self.classes;
             }
@@ -165,10 +158,8 @@ impl Session {
                 }
                 (layers.len() - 1) % 2
             }
-            Runner::Chain { chain, layers } => {
-                for layer in layers.iter() {
-                    shape = layer.output_shape(shape, k)?;
-                }
+            Runner::Chain(chain) => {
+                shape = chain.output_shape(shape, k)?;
                 chain.run(
                     images,
                     Shape4 {

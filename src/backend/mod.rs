@@ -113,6 +113,9 @@ pub trait Backend: Send + Sync {
 
 /// Layers prepared to run back to back on a device: one copy in, one out.
 pub trait Chain: Send {
+    /// The last layer's output for `input` with `k` groups active.
+    fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4>;
+
     /// Sizes the device buffers for inputs up to `widest_input` with up to
     /// `groups` groups active, so later runs allocate nothing.
     fn reserve(&mut self, widest_input: Shape4, groups: usize) -> Result<()>;

@@ -8,12 +8,10 @@ use super::device::{Device, DeviceBuffer};
 use super::kernel::CudaKernel;
 use crate::backend::Chain;
 use crate::error::{Error, Result};
-use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
 
 pub struct DeviceChain {
     device: Arc<dyn Device>,
-    layers: Vec<Layer>,
     kernels: Vec<CudaKernel>,
     input: DeviceBuffer,
     /// Layer i writes `activations[i % 2]`.
@@ -21,17 +19,12 @@ pub struct DeviceChain {
 }
 
 impl DeviceChain {
-    pub(super) fn new(
-        device: Arc<dyn Device>,
-        layers: &[Layer],
-        kernels: Vec<CudaKernel>,
-    ) -> Result<Self> {
-        if layers.is_empty() {
+    pub(super) fn new(device: Arc<dyn Device>, kernels: Vec<CudaKernel>) -> Result<Self> {
+        if kernels.is_empty() {
             return Err(crate::error::invalid("a chain needs at least one layer"));
         }
         Ok(Self {
             device: device.clone(),
-            layers: layers.to_vec(),
             kernels,
             input: DeviceBuffer::new(&device, 0)?,
             activations: [
@@ -43,6 +36,12 @@ impl DeviceChain {
 }
 
 impl Chain for DeviceChain {
+    fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4> {
+        self.kernels
+            .iter()
+            .try_fold(input, |shape, kernel| kernel.layer().output_shape(shape, k))
+    }
+
     fn reserve(&mut self, widest_input: Shape4, groups: usize) -> Result<()> {
         self.reserve_for(widest_input, groups).map(|_| ())
     }
@@ -53,7 +52,7 @@ impl Chain for DeviceChain {
         check_len("output", last.len(), output.len())?;
         self.upload(input, shape)?;
         self.launch_all(shape, k)?;
-        self.activations[(self.layers.len() - 1) % 2].download_f32(output)
+        self.activations[(self.kernels.len() - 1) % 2].download_f32(output)
     }
 
     fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
@@ -90,7 +89,7 @@ impl DeviceChain {
     /// Launches every layer, reading the uploaded input; does not wait.
     fn launch_all(&self, shape: Shape4, k: usize) -> Result<()> {
         let mut current = shape;
-        for (i, (layer, kernel)) in self.layers.iter().zip(&self.kernels).enumerate() {
+        for (i, kernel) in self.kernels.iter().enumerate() {
             let src = match i {
                 0 => self.input.ptr(),
                 _ => self.activations[(i - 1) % 2].ptr(),
@@ -98,7 +97,7 @@ impl DeviceChain {
             let dst = self.activations[i % 2].ptr();
             // SAFETY: `reserve_for` sized every buffer for this shape and k.
             unsafe { kernel.launch_on_device(current, k, src, dst)? };
-            current = layer.output_shape(current, k)?;
+            current = kernel.layer().output_shape(current, k)?;
         }
         Ok(())
     }
@@ -108,8 +107,8 @@ impl DeviceChain {
     fn reserve_for(&mut self, shape: Shape4, k: usize) -> Result<Shape4> {
         self.input.ensure(4 * shape.len())?;
         let mut current = shape;
-        for (i, layer) in self.layers.iter().enumerate() {
-            current = layer.output_shape(current, k)?;
+        for (i, kernel) in self.kernels.iter().enumerate() {
+            current = kernel.layer().output_shape(current, k)?;
             self.activations[i % 2].ensure(4 * current.len())?;
         }
         Ok(current)

@@ -66,6 +66,10 @@ impl CudaKernel {
         })
     }
 
+    pub fn layer(&self) -> &Layer {
+        &self.layer
+    }
+
     /// The launch for `shape` at `k`, reading `input` and writing `output`
     /// (device addresses).
     pub fn launch_for(&self, shape: Shape4, k: usize, input: u64, output: u64) -> Result<Launch> {

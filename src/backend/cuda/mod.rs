@@ -110,7 +110,7 @@ impl CudaBackend {
             .iter()
             .map(|l| self.prepare_kernel(l))
             .collect::<Result<Vec<_>>>()?;
-        DeviceChain::new(self.device.clone(), layers, kernels)
+        DeviceChain::new(self.device.clone(), kernels)
     }
 
     fn prepare_kernel(&self, layer: &Layer) -> Result<kernel::CudaKernel> {
