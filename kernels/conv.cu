@@ -69,27 +69,49 @@ GS_DEVICE void gs_conv_store(const ConvArgs& a, unsigned j, unsigned m0, unsigne
     }
 }
 
+// What a block works on: its group, the first output channel and pixel of
+// its tile, the group's first input channel, its reduction length (input
+// channels × taps), and where the group's weights start.
+struct GsConvBlock {
+    unsigned j, m0, n0, first, row_len;
+    unsigned long long weights;
+};
+
+template <int BM, int BN>
+GS_DEVICE GsConvBlock gs_conv_block(const ConvArgs& a) {
+    GsConvBlock b;
+    b.j = blockIdx.y / a.channel_tiles;
+    b.m0 = (blockIdx.y % a.channel_tiles) * BM;
+    b.n0 = blockIdx.x * BN;
+    unsigned count;
+    gs_group_inputs(a.connectivity, a.cg, b.j, &b.first, &count);
+    const unsigned taps = a.kh * a.kw;
+    b.row_len = count * taps;
+    b.weights = gs_group_weights(a.connectivity, a.og, a.cg, taps, b.j);
+    return b;
+}
+
+template <int BM, int BN>
+GS_DEVICE void gs_zero(float (&acc)[BM / 16][BN / 16]) {
+#pragma unroll
+    for (int i = 0; i < BM / 16; ++i)
+#pragma unroll
+        for (int q = 0; q < BN / 16; ++q) acc[i][q] = 0.0f;
+}
+
 // f32 arithmetic; W (float or gs_half) is the stored weight type.
 template <int BM, int BN, typename W>
 GS_DEVICE void gs_conv_f32(const ConvArgs& a) {
     __shared__ float ws[GS_BK][BM + 1];  // +1: the transposing store hits distinct banks
     __shared__ float xs[GS_BK][BN];
     const unsigned t = threadIdx.x, ty = t / 16, tx = t % 16;
-    const unsigned j = blockIdx.y / a.channel_tiles;
-    const unsigned m0 = (blockIdx.y % a.channel_tiles) * BM;
-    const unsigned n0 = blockIdx.x * BN;
-    unsigned first, count;
-    gs_group_inputs(a.connectivity, a.cg, j, &first, &count);
-    const unsigned taps = a.kh * a.kw, row_len = count * taps;
-    const W* wg = (const W*)a.weights + gs_group_weights(a.connectivity, a.og, a.cg, taps, j);
+    const GsConvBlock b = gs_conv_block<BM, BN>(a);
+    const unsigned m0 = b.m0, row_len = b.row_len;
+    const W* wg = (const W*)a.weights + b.weights;
     const float* in = (const float*)a.input;
-    const GsPixel px = gs_pixel(a, n0 + t % BN, first);
-
+    const GsPixel px = gs_pixel(a, b.n0 + t % BN, b.first);
     float acc[BM / 16][BN / 16];
-#pragma unroll
-    for (int i = 0; i < BM / 16; ++i)
-#pragma unroll
-        for (int q = 0; q < BN / 16; ++q) acc[i][q] = 0.0f;
+    gs_zero<BM, BN>(acc);
 
     for (unsigned k0 = 0; k0 < row_len; k0 += GS_BK) {
         // Consecutive threads read consecutive weights of one row.
@@ -115,7 +137,7 @@ GS_DEVICE void gs_conv_f32(const ConvArgs& a) {
         }
         __syncthreads();
     }
-    gs_conv_store<BM, BN>(a, j, m0, n0, acc);
+    gs_conv_store<BM, BN>(a, b.j, m0, b.n0, acc);
 }
 
 // f16 weights and f16 activations multiplied two at a time with
@@ -127,23 +149,14 @@ GS_DEVICE void gs_conv_half2(const ConvArgs& a) {
     __shared__ gs_half2 ws[GS_BK / 2][BM + 1];
     __shared__ gs_half2 xs[GS_BK / 2][BN];
     const unsigned t = threadIdx.x, ty = t / 16, tx = t % 16;
-    const unsigned j = blockIdx.y / a.channel_tiles;
-    const unsigned m0 = (blockIdx.y % a.channel_tiles) * BM;
-    const unsigned n0 = blockIdx.x * BN;
-    unsigned first, count;
-    gs_group_inputs(a.connectivity, a.cg, j, &first, &count);
-    const unsigned taps = a.kh * a.kw, row_len = count * taps;
-    const gs_half* wg =
-        (const gs_half*)a.weights + gs_group_weights(a.connectivity, a.og, a.cg, taps, j);
+    const GsConvBlock b = gs_conv_block<BM, BN>(a);
+    const unsigned m0 = b.m0, row_len = b.row_len;
+    const gs_half* wg = (const gs_half*)a.weights + b.weights;
     const float* in = (const float*)a.input;
-    const GsPixel px = gs_pixel(a, n0 + t % BN, first);
+    const GsPixel px = gs_pixel(a, b.n0 + t % BN, b.first);
     const gs_half zero = 0;
-
     float acc[BM / 16][BN / 16];
-#pragma unroll
-    for (int i = 0; i < BM / 16; ++i)
-#pragma unroll
-        for (int q = 0; q < BN / 16; ++q) acc[i][q] = 0.0f;
+    gs_zero<BM, BN>(acc);
 
     for (unsigned k0 = 0; k0 < row_len; k0 += GS_BK) {
         for (unsigned e = t; e < BM * (GS_BK / 2); e += GS_CONV_THREADS) {
@@ -182,7 +195,7 @@ GS_DEVICE void gs_conv_half2(const ConvArgs& a) {
             for (int q = 0; q < BN / 16; ++q) acc[i][q] += gs_half2_sum(part[i][q]);
         __syncthreads();
     }
-    gs_conv_store<BM, BN>(a, j, m0, n0, acc);
+    gs_conv_store<BM, BN>(a, b.j, m0, b.n0, acc);
 }
 
 // Entry points, one per (arithmetic, tile): 64×64 tiles for wide layers,

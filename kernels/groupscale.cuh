@@ -148,7 +148,7 @@ GS_DEVICE float gs_neg_inf() { return gs_bits_to_float(0xff800000u); }
 
 // e^x for x <= 0 without libdevice: x·log2(e) split into an integer i and a
 // fraction f in [-1/2, 1/2], with the product's rounding error recovered by
-// a second FMA, then 2^f (ex2.approx, 2 ulp) scaled by 2^i through the
+// a second FMA, then 2^f (ex2.approx) scaled by 2^i through the
 // exponent bits.
 GS_DEVICE float gs_exp_nonpositive(float x) {
     const float log2e_hi = 1.44269502162933349609375f;  // float(log2 e)
