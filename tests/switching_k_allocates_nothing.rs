@@ -40,23 +40,30 @@ fn switching_k_allocates_nothing() {
 #[cfg(feature = "cuda-emulator")]
 fn cuda_device_chain() {
     use groupscale::backend::cuda::{CudaBackend, CudaOptions};
+    let backend = Arc::new(CudaBackend::emulated(CudaOptions::default(), false));
+    assert_session_switches_allocate_nothing(backend, "CUDA device chain (emulated)");
+}
+
+/// Runs the shipped model once at each batch size, then switches k and
+/// batch: no allocation is allowed after the warm-up.
+fn assert_session_switches_allocate_nothing(backend: Arc<dyn Backend>, label: &str) {
     let model = groupscale::loader::builtin::model("cumulative").unwrap();
-    let backend: Arc<dyn Backend> = Arc::new(CudaBackend::emulated(CudaOptions::default(), false));
     let mut session = groupscale::Session::new(&model, backend, 2).unwrap();
-    let images = vec![0.1f32; 2 * model.input().item_len()];
+    let item = model.input().item_len();
+    let images = vec![0.1f32; 2 * item];
     session.infer(&images, 2).unwrap();
+    session.infer(&images[..item], 1).unwrap();
     let before = ALLOCATIONS.load(Ordering::SeqCst);
-    for k in [1, 4, 2] {
+    for k in [1, 4, 2, 3, 1] {
         session.set_active_groups(k).unwrap();
         for batch in [2, 1] {
-            let n = batch * model.input().item_len();
-            session.infer(&images[..n], batch).unwrap();
+            session.infer(&images[..batch * item], batch).unwrap();
         }
     }
     let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
     assert_eq!(
         allocations, 0,
-        "CUDA device chain: {allocations} allocations"
+        "model session on {label}: {allocations} allocations"
     );
 }
 
@@ -114,7 +121,6 @@ fn layers_on_one_or_two_threads() {
 }
 
 fn model_session() {
-    let model = groupscale::loader::builtin::model("cumulative").unwrap();
     for isa in CpuIsa::supported() {
         let backend: Arc<dyn Backend> = Arc::new(
             CpuBackend::new(CpuConfig {
@@ -124,22 +130,6 @@ fn model_session() {
             })
             .unwrap(),
         );
-        let mut session = groupscale::Session::new(&model, backend, 2).unwrap();
-        let images = vec![0.1f32; 2 * model.input().item_len()];
-        session.infer(&images, 2).unwrap();
-        session.infer(&images[..images.len() / 2], 1).unwrap();
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
-        for k in [1, 4, 2, 3, 1] {
-            session.set_active_groups(k).unwrap();
-            for batch in [2, 1] {
-                let n = batch * model.input().item_len();
-                session.infer(&images[..n], batch).unwrap();
-            }
-        }
-        let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
-        assert_eq!(
-            allocations, 0,
-            "model session on {isa}: {allocations} allocations"
-        );
+        assert_session_switches_allocate_nothing(backend, &isa.to_string());
     }
 }
