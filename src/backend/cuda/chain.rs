@@ -63,9 +63,11 @@ impl Chain for DeviceChain {
 
     fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()> {
         self.reserve_for(shape, k)?;
+        // Only the size can be checked: the caller answers for having
+        // uploaded this shape's data.
         if self.input.bytes() < 4 * shape.len() {
             return Err(Error::Shape(format!(
-                "no {shape} input was uploaded to run on"
+                "the device input buffer is smaller than {shape}: upload it first"
             )));
         }
         self.launch_all(shape, k)?;
