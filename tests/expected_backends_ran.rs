@@ -36,11 +36,22 @@ fn expected_from_cpuinfo() -> Vec<String> {
     if cfg!(feature = "wgpu") && lavapipe_installed() {
         expected.push("wgpu".into());
     }
+    // A machine with an NVIDIA GPU and its kernel driver must run CUDA.
+    if cfg!(feature = "cuda") && nvidia_gpu_present() {
+        expected.push("cuda".into());
+    }
     // The CUDA kernels run on any machine through the emulator, when built.
     if cfg!(feature = "cuda-emulator") {
         expected.push("cuda/emulator".into());
     }
     expected
+}
+
+/// The NVIDIA kernel driver's view of the machine, not the crate's: a GPU
+/// device node or a GPU listed under `/proc/driver/nvidia`.
+fn nvidia_gpu_present() -> bool {
+    std::path::Path::new("/dev/nvidia0").exists()
+        || std::fs::read_dir("/proc/driver/nvidia/gpus").is_ok_and(|mut gpus| gpus.next().is_some())
 }
 
 fn lavapipe_installed() -> bool {
