@@ -14,6 +14,7 @@ time(1)/time(4) for each.
 
 Needs a GPU, PyTorch with CUDA, and a release build of groupscale:
     cargo build --release && python3 scripts/cuda/compare_cudnn.py --json out.json
+(scripts/cuda/gpu-checks.sh runs it with the binary gpu-bundle.sh built.)
 """
 
 import argparse
