@@ -85,7 +85,11 @@ step "CUDA kernels: PTX ISA 6.5 for sm_53 (Jetson Nano), accepted by ptxas"
 bash scripts/cuda/ptx-check.sh
 
 step "cargo test"
-cargo test --all-targets $emulator
+# tests/cuda_nvrtc.rs compiles the embedded kernel source with NVRTC (the
+# path of a GPU with no PTX built for it) and has ptxas check the result.
+source scripts/cuda/tools.sh
+GROUPSCALE_NVRTC=$NVRTC GROUPSCALE_PTXAS=$PTXAS GROUPSCALE_EXPECT_NVRTC=1 \
+    cargo test --all-targets $emulator
 cargo test --doc
 
 step "selftest from the command line"

@@ -2,23 +2,12 @@
 # Every CUDA kernel compiles for the Jetson Nano (sm_53) at PTX ISA 6.5, the
 # newest its CUDA 10.2 driver accepts, and ptxas accepts the result for
 # sm_53. Needs no GPU and no CUDA toolkit: clang-14 emits the PTX, and ptxas
-# comes from NVIDIA's PyPI wheel (CUDA 12.x still targets sm_53; 13 does not).
-# Installs both when missing. Prints each kernel's registers and spills.
+# comes from NVIDIA's PyPI wheel (scripts/cuda/tools.sh installs both when
+# missing). Prints each kernel's registers and spills.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v clang-14 >/dev/null; then
-    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clang-14 >/dev/null
-fi
-tools="${XDG_CACHE_HOME:-$HOME/.cache}/groupscale/cuda-tools-venv"
-ptxas=$(find "$tools" -path '*cuda_nvcc/bin/ptxas' -type f 2>/dev/null | head -n1 || true)
-if [ -z "$ptxas" ]; then
-    python3 -m venv "$tools"
-    "$tools/bin/pip" install -q 'nvidia-cuda-nvcc-cu12>=12,<13'
-    ptxas=$(find "$tools" -path '*cuda_nvcc/bin/ptxas' -type f | head -n1)
-fi
+source scripts/cuda/tools.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -26,7 +15,7 @@ status=0
 for source in kernels/*.cu; do
     name=$(basename "$source" .cu)
     ptx="$work/$name.ptx"
-    clang-14 -x cuda --cuda-device-only --cuda-gpu-arch=sm_53 -nocudainc -nocudalib \
+    "$CLANG" -x cuda --cuda-device-only --cuda-gpu-arch=sm_53 -nocudainc -nocudalib \
         -Xclang -target-feature -Xclang +ptx65 -O3 -Wall -Werror \
         -include scripts/cuda/clang_shim.h -Ikernels -S -o "$ptx" "$source"
     if ! grep -qx '.version 6.5' "$ptx" || ! grep -qx '.target sm_53' "$ptx"; then
@@ -34,7 +23,7 @@ for source in kernels/*.cu; do
         status=1
         continue
     fi
-    if ! "$ptxas" -arch=sm_53 -v "$ptx" -o "$work/$name.cubin" 2>"$work/$name.log"; then
+    if ! "$PTXAS" -arch=sm_53 -v "$ptx" -o "$work/$name.cubin" 2>"$work/$name.log"; then
         cat "$work/$name.log"
         echo "$source: ptxas -arch=sm_53 rejected the PTX"
         status=1
@@ -47,5 +36,5 @@ for source in kernels/*.cu; do
         /Used [0-9]+ registers/ { reg = $0; sub(/.*Used /, "", reg); printf "  %-14s %-12s %s; %s\n", file, fn, reg, spill }
     ' "$work/$name.log"
 done
-[ "$status" = 0 ] && echo "every kernel: PTX ISA 6.5, accepted by ptxas -arch=sm_53 ($("$ptxas" --version | grep -o 'release [0-9.]*'))"
+[ "$status" = 0 ] && echo "every kernel: PTX ISA 6.5, accepted by ptxas -arch=sm_53 ($("$PTXAS" --version | grep -o 'release [0-9.]*'))"
 exit "$status"

@@ -19,7 +19,7 @@ use cudarc::driver::sys;
 
 use super::args::DevicePtr;
 use super::device::{Device, KernelName, Launch};
-use super::source;
+use super::{nvrtc, source};
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
 
@@ -130,7 +130,7 @@ impl DriverDevice {
             }
         }
         let (major, minor) = self.capability;
-        let ptx = source::compile_with_nvrtc(major, minor).map_err(|why| {
+        let ptx = nvrtc::compile(major, minor).map_err(|why| {
             failure(match &refused {
                 Some(r) => format!("{r}, and NVRTC failed: {why}"),
                 None => {
@@ -142,7 +142,8 @@ impl DriverDevice {
         // SAFETY: a NUL-terminated PTX image.
         let module = unsafe { cu::module::load_data(image.as_ptr().cast()) }
             .map_err(driver("loading NVRTC's PTX"))?;
-        Ok((module, format!("NVRTC for compute_{major}{minor}")))
+        let compiler = nvrtc::describe().unwrap_or_else(|_| "NVRTC".into());
+        Ok((module, format!("{compiler} for compute_{major}{minor}")))
     }
 }
 

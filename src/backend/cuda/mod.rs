@@ -8,9 +8,11 @@
 //!   `cuda-emulator`) runs the same kernels on the CPU, for tests.
 //! - `kernel`: one prepared layer. `chain`: a model's layers run on device
 //!   buffers, one copy in and one out.
-//! - `source`: the PTX and the source the build embedded.
+//! - `source`: the PTX and the source the build embedded; `nvrtc` compiles
+//!   that source at run time when there is no PTX for the GPU found.
 //!
-//! Settings: `GROUPSCALE_CUDA_DEVICE=N` picks the GPU. `GROUPSCALE_CUDA_HALF2=1`
+//! Settings: `GROUPSCALE_CUDA_DEVICE=N` picks the GPU, `GROUPSCALE_NVRTC`
+//! names the NVRTC library. `GROUPSCALE_CUDA_HALF2=1`
 //! multiplies f16 weights with f16 activations (half2) on GPUs with fast
 //! f16: up to twice the arithmetic rate, for about 1e-3 relative error.
 
@@ -21,6 +23,7 @@ mod driver;
 #[cfg(feature = "cuda-emulator")]
 mod emulator;
 mod kernel;
+pub mod nvrtc;
 pub mod plan;
 mod source;
 
