@@ -37,16 +37,16 @@ check() {
     tail -n 15 "$out/$name.log"
 }
 
-# cudarc finds NVRTC only as libnvrtc.so or .so.{9,10,11,12}; CUDA 13 ships
-# libnvrtc.so.13 (in the toolkit and in PyTorch's nvidia wheels). Offer it
-# under the plain name, in front of its own directory (for its builtins).
-nvrtc=$(find /usr/local/cuda*/ /usr/lib/x86_64-linux-gnu \
-    "$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)/nvidia" \
-    -name 'libnvrtc.so.[0-9]*' 2>/dev/null | sort -V | tail -n 1)
-if [ -n "$nvrtc" ]; then
-    mkdir -p /tmp/groupscale-nvrtc
-    ln -sf "$nvrtc" /tmp/groupscale-nvrtc/libnvrtc.so
-    export LD_LIBRARY_PATH="/tmp/groupscale-nvrtc:$(dirname "$nvrtc")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The crate looks for NVRTC itself (src/backend/cuda/nvrtc.rs). If that
+# fails here, name the newest libnvrtc found, so the other checks still run;
+# device.txt records it.
+nvrtc_note="found by the crate"
+if "$bin/groupscale" info 2>&1 | grep -q "NVRTC failed"; then
+    GROUPSCALE_NVRTC=$(find /usr/local/cuda*/ /usr/lib/x86_64-linux-gnu \
+        "$(python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)/nvidia" \
+        -name 'libnvrtc.so.[0-9]*' 2>/dev/null | sort -V | tail -n 1)
+    export GROUPSCALE_NVRTC
+    nvrtc_note="NOT found by the crate; GROUPSCALE_NVRTC=${GROUPSCALE_NVRTC:-(none found either)}"
 fi
 
 # Mesa and wgpu complain on every start without a private runtime directory.
@@ -64,7 +64,8 @@ mkdir -p target/release && cp "$bin/groupscale" target/release/groupscale
 {
     echo "commit $(cat .gpu/commit), $(date -u +%FT%TZ)"
     nvidia-smi --query-gpu=name,driver_version,compute_cap,clocks.max.sm --format=csv,noheader
-    echo "nvrtc: ${nvrtc:-not found}"
+    echo "nvrtc: $nvrtc_note"
+    "$bin/groupscale" info 2>&1 | grep -E '^  cuda'
 } | tee "$out/device.txt"
 
 for step in $steps; do
