@@ -60,11 +60,15 @@ fn a_named_nvrtc_that_is_missing_is_an_error() {
         assert!(nvrtc::compile(5, 3).is_err());
         return;
     }
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "a_named_nvrtc_that_is_missing_is_an_error"])
         .env("GROUPSCALE_NVRTC_CHILD", "1")
         .env("GROUPSCALE_NVRTC", "/nonexistent/libnvrtc.so.99")
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(
+        child.status.success(),
+        "{}",
+        String::from_utf8_lossy(&child.stdout)
+    );
 }
