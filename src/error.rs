@@ -75,3 +75,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidSpec(msg.into())
 }
+
+/// `ElementCount` unless a buffer holds exactly the elements expected.
+pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected != got {
+        return Err(Error::ElementCount {
+            what,
+            expected,
+            got,
+        });
+    }
+    Ok(())
+}

@@ -1,4 +1,4 @@
-use crate::error::{invalid, Error, Result};
+use crate::error::{check_len, invalid, Error, Result};
 use crate::model::group::{Connectivity, GroupLayout};
 use crate::model::shape::Shape4;
 use crate::model::weights::WeightData;
@@ -161,15 +161,4 @@ impl Conv2d {
     pub fn bias(&self) -> Option<&[f32]> {
         self.bias.as_deref()
     }
-}
-
-pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
-    if expected != got {
-        return Err(Error::ElementCount {
-            what,
-            expected,
-            got,
-        });
-    }
-    Ok(())
 }

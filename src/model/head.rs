@@ -1,5 +1,5 @@
+use crate::error::check_len;
 use crate::error::{invalid, Error, Result};
-use crate::model::conv::check_len;
 use crate::model::shape::Shape4;
 use crate::model::weights::WeightData;
 
