@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::device::{Device, DeviceBuffer};
 use super::kernel::CudaKernel;
 use crate::backend::Chain;
-use crate::error::{Error, Result};
+use crate::error::{check_len, Error, Result};
 use crate::model::shape::Shape4;
 
 pub struct DeviceChain {
@@ -62,28 +62,17 @@ impl Chain for DeviceChain {
     }
 
     fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()> {
-        self.reserve_for(shape, k)?;
         // Only the size can be checked: the caller answers for having
-        // uploaded this shape's data.
+        // uploaded this shape's data. Checked before reserving, which would
+        // grow the buffer and drop what was uploaded.
         if self.input.bytes() < 4 * shape.len() {
             return Err(Error::Shape(format!(
                 "the device input buffer is smaller than {shape}: upload it first"
             )));
         }
+        self.reserve_for(shape, k)?;
         self.launch_all(shape, k)?;
         self.device.synchronize()
-    }
-}
-
-fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(Error::ElementCount {
-            what,
-            expected,
-            got,
-        })
     }
 }
 
