@@ -1,8 +1,8 @@
 //! The CUDA kernels, run by the CPU emulator, against the oracle: each conv
 //! tile pinned in turn (the dispatcher would pick one per shape), the half2
-//! arithmetic with a tolerance derived from f16 rounding, and the device
-//! chain's resident path. `backends_match_oracle` and `model_fixture` check
-//! the default configuration as `cuda/emulator`.
+//! arithmetic with a tolerance derived from f16 rounding. `backends_match_oracle`,
+//! `model_fixture` and `device_chains` check the default configuration as
+//! `cuda/emulator`.
 #![cfg(feature = "cuda-emulator")]
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use groupscale::backend::cuda::{CudaBackend, CudaOptions, Tile};
 use groupscale::check::cases::{self, Case};
 use groupscale::check::selftest::{check, oracle_outputs, Target};
 use groupscale::check::tolerance;
-use groupscale::{Backend, Chain, Conv2d, Layer, PreparedLayer, ScalarBackend, WeightData};
+use groupscale::{Backend, Conv2d, Layer, PreparedLayer, ScalarBackend, WeightData};
 use half::f16;
 
 fn emulated(tile: Option<Tile>, half2: bool) -> Arc<dyn Backend> {
@@ -146,39 +146,6 @@ fn half2_arithmetic_stays_within_f16_rounding() {
         // on every case.
         assert!(worst > 0.0);
     }
-}
-
-#[test]
-fn resident_runs_match_full_runs() {
-    let backend = CudaBackend::emulated(CudaOptions::default(), false);
-    let case = cases::named()
-        .into_iter()
-        .find(|c| matches!(c.layer, Layer::Conv2d(_)) && c.k > 1)
-        .expect("a conv case with k > 1");
-    let mut chain = backend.chain(std::slice::from_ref(&case.layer)).unwrap();
-    let out = case.layer.output_shape(case.input.shape, case.k).unwrap();
-    let mut full = vec![0.0; out.len()];
-    chain
-        .run(&case.input.data, case.input.shape, case.k, &mut full)
-        .unwrap();
-    chain.upload(&case.input.data, case.input.shape).unwrap();
-    chain.run_resident(case.input.shape, case.k).unwrap();
-    // After the resident run, the result is the same as the full run's.
-    let mut again = vec![0.0; out.len()];
-    chain
-        .run(&case.input.data, case.input.shape, case.k, &mut again)
-        .unwrap();
-    assert_eq!(full, again);
-    // Wrong sizes are errors, not panics or launches.
-    assert!(chain
-        .run(&case.input.data[1..], case.input.shape, case.k, &mut full)
-        .is_err());
-    assert!(chain
-        .run(&case.input.data, case.input.shape, case.k, &mut full[1..])
-        .is_err());
-    assert!(chain
-        .run(&case.input.data, case.input.shape, 99, &mut full)
-        .is_err());
 }
 
 /// The shipped models under half2 arithmetic: how far the logits move from

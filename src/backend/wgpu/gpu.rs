@@ -108,6 +108,62 @@ impl Gpu {
         self.errors.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
+    /// A buffer of `bytes` (at least 4: wgpu refuses empty bindings).
+    pub fn buffer(&self, label: &str, bytes: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.max(4),
+            usage,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Submits `encoder` and waits for the device.
+    pub fn submit_and_wait(&self, encoder: wgpu::CommandEncoder) -> Result<(), String> {
+        self.queue.submit([encoder.finish()]);
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| format!("waiting for the GPU: {e}"))
+    }
+
+    /// Copies the start of `source` into `output` through `readback` (a
+    /// MAP_READ buffer at least as large), after the work in `encoder`.
+    pub fn submit_and_read(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        source: &wgpu::Buffer,
+        readback: &wgpu::Buffer,
+        output: &mut [f32],
+    ) -> Result<(), String> {
+        let bytes = 4 * output.len() as u64;
+        encoder.copy_buffer_to_buffer(source, 0, readback, 0, bytes);
+        let slice = readback.slice(..bytes);
+        let mapped: Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>> = Arc::default();
+        let done = mapped.clone();
+        self.queue.submit([encoder.finish()]);
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| format!("waiting for the GPU: {e}"))?;
+        let status = mapped.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match status {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(format!("reading results back: {e}")),
+            None => return Err("the GPU did not finish".into()),
+        }
+        {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| format!("reading results back: {e}"))?;
+            output.copy_from_slice(bytemuck::cast_slice(&view));
+        }
+        readback.unmap();
+        Ok(())
+    }
+
     /// The pipeline for `entry`, built on first use.
     pub fn pipeline(&self, entry: Entry, f16_weights: bool) -> Arc<Pipeline> {
         let f16_weights = f16_weights && entry.has_weights();

@@ -33,7 +33,7 @@ impl Uniform {
     }
 }
 
-fn failure(reason: impl Into<String>) -> Error {
+pub(super) fn failure(reason: impl Into<String>) -> Error {
     Error::BackendUnavailable {
         backend: BackendKind::Wgpu,
         reason: reason.into(),
@@ -118,32 +118,25 @@ impl GpuKernel {
         Ok(kernel)
     }
 
-    fn check_gpu(&self) -> Result<()> {
+    pub(super) fn layer(&self) -> &Layer {
+        &self.layer
+    }
+
+    /// wgpu's first error since the last check, as this crate's error.
+    pub(super) fn check_gpu(&self) -> Result<()> {
         match self.gpu.take_error() {
             Some(e) => Err(failure(format!("{}: {e}", self.gpu.info.name))),
             None => Ok(()),
         }
     }
 
-    fn ensure_io(&mut self, in_bytes: u64, out_bytes: u64) {
-        let (have_in, have_out) = self.io_capacity;
-        if self.io.is_some() && in_bytes <= have_in && out_bytes <= have_out {
-            return;
-        }
-        let (in_bytes, out_bytes) = (in_bytes.max(have_in).max(4), out_bytes.max(have_out).max(4));
-        let device = &self.gpu.device;
-        let buffer = |label: &str, size: u64, usage: wgpu::BufferUsages| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        use wgpu::BufferUsages as U;
-        let input = buffer("input", in_bytes, U::STORAGE | U::COPY_DST);
-        let output = buffer("output", out_bytes, U::STORAGE | U::COPY_SRC);
-        let readback = buffer("readback", out_bytes, U::MAP_READ | U::COPY_DST);
+    /// This layer's bindings: its parameters and weights, and the given
+    /// activation buffers.
+    pub(super) fn bind_group(
+        &self,
+        input: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
         let mut entries = vec![
             wgpu::BindGroupEntry {
                 binding: 0,
@@ -168,11 +161,50 @@ impl GpuKernel {
             binding: self.entry.storage_bindings(),
             resource: output.as_entire_binding(),
         });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.entry.name()),
-            layout: &self.pipeline.layout,
-            entries: &entries,
-        });
+        self.gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(self.entry.name()),
+                layout: &self.pipeline.layout,
+                entries: &entries,
+            })
+    }
+
+    /// Writes this call's parameters and records its dispatch, sized by
+    /// `shape` and `k`, on buffers bound by `bind_group`.
+    pub(super) fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        bind_group: &wgpu::BindGroup,
+        shape: Shape4,
+        k: usize,
+    ) -> Result<()> {
+        let (params, grid) = self.plan(shape, k)?;
+        self.gpu
+            .queue
+            .write_buffer(&self.uniform, 0, params.as_bytes());
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        pass.set_pipeline(&self.pipeline.pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        Ok(())
+    }
+
+    fn ensure_io(&mut self, in_bytes: u64, out_bytes: u64) {
+        let (have_in, have_out) = self.io_capacity;
+        if self.io.is_some() && in_bytes <= have_in && out_bytes <= have_out {
+            return;
+        }
+        let (in_bytes, out_bytes) = (in_bytes.max(have_in).max(4), out_bytes.max(have_out).max(4));
+        use wgpu::BufferUsages as U;
+        let input = self.gpu.buffer("input", in_bytes, U::STORAGE | U::COPY_DST);
+        let output = self
+            .gpu
+            .buffer("output", out_bytes, U::STORAGE | U::COPY_SRC);
+        let readback = self
+            .gpu
+            .buffer("readback", out_bytes, U::MAP_READ | U::COPY_DST);
+        let bind_group = self.bind_group(&input, &output);
         self.io = Some(Io {
             input,
             output,
@@ -313,50 +345,19 @@ impl Kernel for GpuKernel {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
-        let (params, grid) = self.plan(shape, k)?;
-        let in_bytes = 4 * input.len() as u64;
-        let out_bytes = 4 * output.len() as u64;
-        self.ensure_io(in_bytes, out_bytes);
+        self.ensure_io(4 * input.len() as u64, 4 * output.len() as u64);
         let io = self.io.as_ref().expect("ensure_io made the buffers");
-        let queue = &self.gpu.queue;
-        queue.write_buffer(&self.uniform, 0, params.as_bytes());
-        queue.write_buffer(&io.input, 0, bytemuck::cast_slice(input));
+        self.gpu
+            .queue
+            .write_buffer(&io.input, 0, bytemuck::cast_slice(input));
         let mut encoder = self
             .gpu
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(&self.pipeline.pipeline);
-            pass.set_bind_group(0, &io.bind_group, &[]);
-            pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
-        }
-        encoder.copy_buffer_to_buffer(&io.output, 0, &io.readback, 0, out_bytes);
-        queue.submit([encoder.finish()]);
-        let slice = io.readback.slice(..out_bytes);
-        let mapped: Arc<std::sync::Mutex<Option<Result<(), wgpu::BufferAsyncError>>>> =
-            Arc::default();
-        let done = mapped.clone();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        });
+        self.encode(&mut encoder, &io.bind_group, shape, k)?;
         self.gpu
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| failure(format!("waiting for the GPU: {e}")))?;
-        let status = mapped.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match status {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(failure(format!("reading results back: {e}"))),
-            None => return Err(failure("the GPU did not finish")),
-        }
-        {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| failure(format!("reading results back: {e}")))?;
-            output.copy_from_slice(bytemuck::cast_slice(&view));
-        }
-        io.readback.unmap();
+            .submit_and_read(encoder, &io.output, &io.readback, output)
+            .map_err(failure)?;
         self.check_gpu()
     }
 }

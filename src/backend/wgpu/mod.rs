@@ -4,10 +4,12 @@
 //!
 //! Pipelines are built once per device and cached with their bind-group
 //! layouts; weights are uploaded once per layer; each dispatch covers the
-//! active groups only. With f16 weights and an adapter with `SHADER_F16`,
+//! active groups only. A `Session` runs the model as a `WgpuChain`: one
+//! submission per batch, activations left on the GPU. With f16 weights and an adapter with `SHADER_F16`,
 //! weights stay f16 on the GPU (half the memory and bandwidth) and are
 //! widened to f32 in the shader.
 
+mod chain;
 mod gpu;
 mod kernel;
 pub mod params;
@@ -15,9 +17,10 @@ pub mod shaders;
 
 use std::sync::Arc;
 
+pub use chain::WgpuChain;
 pub use gpu::WgpuOptions;
 
-use crate::backend::{Backend, BackendKind, Kernel};
+use crate::backend::{Backend, BackendKind, Chain, Kernel};
 use crate::error::{Error, Result};
 use crate::model::layer::Layer;
 
@@ -75,6 +78,21 @@ impl Backend for WgpuBackend {
 
     fn prepare(&self, layer: &Layer) -> Result<Box<dyn Kernel>> {
         Ok(Box::new(kernel::GpuKernel::new(self.gpu.clone(), layer)?))
+    }
+
+    fn prepare_chain(&self, layers: &[Layer]) -> Option<Result<Box<dyn Chain>>> {
+        Some(self.chain(layers).map(|c| Box::new(c) as Box<dyn Chain>))
+    }
+}
+
+impl WgpuBackend {
+    /// `layers` prepared to run back to back with the activations on the GPU.
+    pub fn chain(&self, layers: &[Layer]) -> Result<WgpuChain> {
+        let kernels = layers
+            .iter()
+            .map(|layer| kernel::GpuKernel::new(self.gpu.clone(), layer))
+            .collect::<Result<_>>()?;
+        WgpuChain::new(self.gpu.clone(), kernels)
     }
 }
 

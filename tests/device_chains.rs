@@ -1,0 +1,61 @@
+//! Every backend that runs whole chains on its device (CUDA, through the
+//! emulator here; wgpu) keeps the contract of `Chain`: a resident run on
+//! uploaded data leaves the same result as a full run, a resident run with
+//! nothing uploaded is an error, and wrong sizes are errors, not panics or
+//! launches. `model_fixture` checks their numbers on the shipped models.
+
+use groupscale::check::cases;
+use groupscale::check::selftest::targets;
+use groupscale::{Chain, Layer};
+
+#[test]
+fn resident_runs_match_full_runs() {
+    let case = cases::named()
+        .into_iter()
+        .find(|c| matches!(c.layer, Layer::Conv2d(_)) && c.k > 1)
+        .expect("a conv case with k > 1");
+    let out = case.layer.output_shape(case.input.shape, case.k).unwrap();
+    let shape = case.input.shape;
+    let mut checked = Vec::new();
+    for target in targets(None) {
+        let Some(chain) = target
+            .backend
+            .prepare_chain(std::slice::from_ref(&case.layer))
+        else {
+            continue;
+        };
+        let mut chain: Box<dyn Chain> = chain.unwrap();
+        let label = &target.label;
+        assert!(
+            chain.run_resident(shape, case.k).is_err(),
+            "{label}: a resident run before any upload"
+        );
+        let mut full = vec![0.0; out.len()];
+        chain
+            .run(&case.input.data, shape, case.k, &mut full)
+            .unwrap();
+        chain.upload(&case.input.data, shape).unwrap();
+        chain.run_resident(shape, case.k).unwrap();
+        // After the resident run, the result is the same as the full run's.
+        let mut again = vec![0.0; out.len()];
+        chain
+            .run(&case.input.data, shape, case.k, &mut again)
+            .unwrap();
+        assert_eq!(full, again, "{label}");
+        let data = &case.input.data;
+        assert!(
+            chain.run(&data[1..], shape, case.k, &mut full).is_err(),
+            "{label}"
+        );
+        assert!(
+            chain.run(data, shape, case.k, &mut full[1..]).is_err(),
+            "{label}"
+        );
+        assert!(chain.run(data, shape, 99, &mut full).is_err(), "{label}");
+        checked.push(target.label);
+    }
+    eprintln!("device chains checked: {checked:?}");
+    if cfg!(feature = "cuda-emulator") {
+        assert!(checked.iter().any(|l| l == "cuda/emulator"), "{checked:?}");
+    }
+}
