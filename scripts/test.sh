@@ -10,7 +10,7 @@ step() { printf '\n== %s\n' "$*"; }
 # Disk, not time, is what a clean CI build runs short of: the suite builds
 # for three targets with several feature sets, and full debug info plus
 # incremental caches took the target directory to 11 GB, and a CI run failed
-# on a full disk. Without them a clean run writes 5.3 GB. It gains nothing
+# on a full disk. Without them a clean run writes 5.3-5.6 GB. It gains nothing
 # from incremental caches, and test failures need only line numbers.
 export CARGO_INCREMENTAL=0
 export CARGO_PROFILE_DEV_DEBUG=line-tables-only
