@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::gpu::Gpu;
-use super::kernel::{failure, GpuKernel};
+use super::kernel::{check_gpu, failure, GpuKernel};
 use crate::backend::Chain;
 use crate::error::{check_len, Error, Result};
 use crate::model::shape::Shape4;
@@ -120,10 +120,6 @@ impl WgpuChain {
         let buffers = self.buffers.as_ref().expect("reserve_for made the buffers");
         &buffers.activations[(self.kernels.len() - 1) % 2]
     }
-
-    fn check_gpu(&self) -> Result<()> {
-        self.kernels[0].check_gpu()
-    }
 }
 
 impl Chain for WgpuChain {
@@ -145,7 +141,7 @@ impl Chain for WgpuChain {
         self.gpu
             .submit_and_read(encoder, self.last_output(), &buffers.readback, output)
             .map_err(failure)?;
-        self.check_gpu()
+        check_gpu(&self.gpu)
     }
 
     fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
@@ -171,6 +167,6 @@ impl Chain for WgpuChain {
         self.reserve_for(shape, k)?;
         let encoder = self.encode_all(shape, k)?;
         self.gpu.submit_and_wait(encoder).map_err(failure)?;
-        self.check_gpu()
+        check_gpu(&self.gpu)
     }
 }

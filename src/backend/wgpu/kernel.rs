@@ -40,6 +40,14 @@ pub(super) fn failure(reason: impl Into<String>) -> Error {
     }
 }
 
+/// wgpu's first error since the last check, as this crate's error.
+pub(super) fn check_gpu(gpu: &Gpu) -> Result<()> {
+    match gpu.take_error() {
+        Some(e) => Err(failure(format!("{}: {e}", gpu.info.name))),
+        None => Ok(()),
+    }
+}
+
 /// Input, output and read-back buffers for one size, with their bind group.
 struct Io {
     input: wgpu::Buffer,
@@ -122,12 +130,8 @@ impl GpuKernel {
         &self.layer
     }
 
-    /// wgpu's first error since the last check, as this crate's error.
-    pub(super) fn check_gpu(&self) -> Result<()> {
-        match self.gpu.take_error() {
-            Some(e) => Err(failure(format!("{}: {e}", self.gpu.info.name))),
-            None => Ok(()),
-        }
+    fn check_gpu(&self) -> Result<()> {
+        check_gpu(&self.gpu)
     }
 
     /// This layer's bindings: its parameters and weights, and the given
