@@ -200,11 +200,12 @@ proptest! {
 #[test]
 fn clocks_are_restored_after_a_run_and_after_an_error() {
     let tree = common::fake_boards::odroid_xu3();
+    let state = tempfile::tempdir().unwrap();
     let before = tree.snapshot();
     let sysfs = Sysfs::new(tree.root());
     let options = GuardOptions {
-        dry_run: false,
-        state_file: Some(tree.root().join("state.json")),
+        state_file: Some(state.path().join("state.json")),
+        ..GuardOptions::none()
     };
     {
         let mut control = ClockControl::new(sysfs.clone(), options.clone(), None).unwrap();
@@ -222,7 +223,10 @@ fn clocks_are_restored_after_a_run_and_after_an_error() {
             .unwrap();
         // Dropped here: every value goes back.
     }
-    std::fs::remove_file(tree.root().join("state.json")).ok();
+    assert!(
+        !state.path().join("state.json").exists(),
+        "a full restore removes the state file"
+    );
     tree.assert_unchanged(&before, "after a run");
     {
         let mut control = ClockControl::new(sysfs, options, None).unwrap();
@@ -233,6 +237,9 @@ fn clocks_are_restored_after_a_run_and_after_an_error() {
         });
         assert!(err.is_err());
     }
-    std::fs::remove_file(tree.root().join("state.json")).ok();
+    assert!(
+        !state.path().join("state.json").exists(),
+        "a full restore removes the state file"
+    );
     tree.assert_unchanged(&before, "after an error");
 }

@@ -11,7 +11,9 @@ use common::fake_boards::{jetson_nano, laptop, odroid_xu3, Tree, NANO_CPU_TABLE}
 use groupscale::platform::energy::{integrate, report, Sample};
 use groupscale::platform::nvpmodel::{jetson_clocks, parse_conf, Nvpmodel};
 use groupscale::platform::{cpufreq, devfreq, hotplug, power, restore_state_file};
-use groupscale::platform::{Board, ClockGuard, GuardOptions, Platform, PlatformError, Snap, Sysfs};
+use groupscale::platform::{
+    Board, ClockGuard, GuardOptions, Platform, PlatformError, Snap, Sysfs, Tools,
+};
 
 fn guard(tree: &Tree, state: &tempfile::TempDir) -> ClockGuard {
     ClockGuard::new(
@@ -19,6 +21,7 @@ fn guard(tree: &Tree, state: &tempfile::TempDir) -> ClockGuard {
         GuardOptions {
             dry_run: false,
             state_file: Some(state_file(state)),
+            ..GuardOptions::none()
         },
     )
     .unwrap()
@@ -94,12 +97,7 @@ fn every_scenario_restores_every_file_byte_for_byte() {
         let nvp = Nvpmodel::find(Some(&nano.path("/usr/sbin/nvpmodel"))).unwrap();
         nvp.set(&mut g, &sysfs, 1).unwrap();
         assert_eq!(nano.read("/var/lib/nvpmodel/status"), "pmode:0001");
-        jetson_clocks(
-            &mut g,
-            &nano.path("/usr/bin/jetson_clocks"),
-            &state.path().join("store"),
-        )
-        .unwrap();
+        jetson_clocks(&mut g, &nano.path("/usr/bin/jetson_clocks")).unwrap();
         assert_eq!(
             nano.read(&format!("{POLICY0}/scaling_min_freq")),
             nano.read(&format!("{POLICY0}/scaling_max_freq"))
@@ -166,20 +164,25 @@ fn a_crash_is_undone_from_the_state_file() {
     let mut g = guard(&xu3, &state);
     let big = cpufreq::policy(&sysfs, 4).unwrap();
     cpufreq::set_frequency(&mut g, &sysfs, &big, 1_000_000, Snap::Exact).unwrap();
-    std::mem::forget(g); // a crash: no Drop, no restore
+    // A crash: no restore; the state file stays, and the lock goes with
+    // the process.
+    g.keep();
     assert_ne!(xu3.snapshot(), before);
 
     // A later guard adopts the pending changes; its own come on top.
     let mut g = guard(&xu3, &state);
     let little = cpufreq::policy(&sysfs, 0).unwrap();
     cpufreq::set_frequency(&mut g, &sysfs, &little, 600_000, Snap::Exact).unwrap();
-    std::mem::forget(g);
+    g.keep();
 
     // The A15's governor (its setspeed is the governor's), the A7's min and max.
-    assert_eq!(restore_state_file(&sysfs, &state_file(&state)).unwrap(), 3);
+    assert_eq!(
+        restore_state_file(&sysfs, &state_file(&state), &Tools::default()).unwrap(),
+        3
+    );
     xu3.assert_unchanged(&before, "the state file undoes both runs");
     assert_eq!(
-        restore_state_file(&sysfs, &state_file(&state)).unwrap(),
+        restore_state_file(&sysfs, &state_file(&state), &Tools::default()).unwrap(),
         0,
         "nothing left to undo"
     );
@@ -198,7 +201,7 @@ fn min_and_max_are_written_in_an_order_the_kernel_accepts() {
             sysfs.clone(),
             GuardOptions {
                 dry_run: true,
-                state_file: None,
+                ..GuardOptions::none()
             },
         )
         .unwrap()
@@ -416,7 +419,7 @@ fn hotplug_keeps_one_cpu_and_brings_cpus_up_before_taking_others_down() {
         sysfs.clone(),
         GuardOptions {
             dry_run: true,
-            state_file: None,
+            ..GuardOptions::none()
         },
     )
     .unwrap();

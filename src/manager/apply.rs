@@ -46,11 +46,14 @@ impl ClockControl {
         &self.applied
     }
 
-    /// Sets `clocks` (all or nothing); settings absent from `clocks` keep
-    /// whatever value they have.
+    /// Sets `clocks` (all or nothing). A setting absent from `clocks` is as
+    /// found: one that an earlier point pinned is put back first.
     pub fn apply(&mut self, clocks: &Clocks) -> Result<()> {
         if clocks == &self.applied {
             return Ok(());
+        }
+        if releases_a_pin(&self.applied, clocks) {
+            self.restore()?;
         }
         let sysfs = self.sysfs.clone();
         let nvp_bin = self.nvpmodel_bin.clone();
@@ -84,4 +87,16 @@ impl ClockControl {
         self.applied = Clocks::default();
         Ok(())
     }
+}
+
+/// Whether going from `applied` to `next` leaves a setting unpinned that
+/// `applied` pinned (writing `next` alone would leave the old pin in place).
+fn releases_a_pin(applied: &Clocks, next: &Clocks) -> bool {
+    let cpu_released = applied
+        .cpu_khz
+        .iter()
+        .any(|(id, _)| !next.cpu_khz.iter().any(|(next_id, _)| next_id == id));
+    cpu_released
+        || (applied.gpu_hz.is_some() && next.gpu_hz.is_none())
+        || (applied.nvpmodel.is_some() && next.nvpmodel.is_none())
 }

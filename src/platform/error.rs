@@ -43,6 +43,29 @@ pub enum PlatformError {
         source: std::io::Error,
     },
 
+    #[error(
+        "refusing the clock state file {path}: {why}. Only a file that you own and no one else \
+         can change is trusted. Inspect it (cat {path}), then drop it with \
+         `groupscale clocks restore --discard --state-file {path}`, or use another file \
+         (--state-file or GROUPSCALE_STATE_FILE)"
+    )]
+    UntrustedStateFile { path: PathBuf, why: String },
+
+    #[error(
+        "cannot use the clock state file {path}: {why}. Inspect it (cat {path}) and put back by \
+         hand what it lists; `groupscale clocks restore --discard --state-file {path}` drops it"
+    )]
+    CorruptStateFile { path: PathBuf, why: String },
+
+    #[error("refusing to write {path}: {why}; nothing was written")]
+    RefusedEntry { path: PathBuf, why: String },
+
+    #[error(
+        "another groupscale process is changing clocks (it holds {lock}); wait for it to \
+         finish, or pass --wait-lock to wait for it"
+    )]
+    Busy { lock: PathBuf },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -7,55 +7,67 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use serde::{Deserialize, Serialize};
-
 use crate::platform::error::{PlatformError, Result};
+use crate::platform::nvpmodel::Nvpmodel;
+use crate::platform::state::{self, StateLock};
 use crate::platform::sysfs::Sysfs;
 
-/// One change and how to undo it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Change {
-    /// A sysfs-style file and the contents it had.
-    File { path: PathBuf, previous: String },
-    /// An nvpmodel mode to return to with `binary [-f config] -m previous`.
-    Nvpmodel {
-        binary: PathBuf,
-        config: Option<PathBuf>,
-        previous: u32,
-    },
-    /// Clocks saved by `jetson_clocks --store store`, put back with `--restore`.
-    JetsonClocks { binary: PathBuf, store: PathBuf },
+pub use crate::platform::state::{default_state_file, Change};
+
+/// The platform tools this invocation may run, as configured by flags, the
+/// environment or their standard paths, never by a state file.
+#[derive(Clone, Debug, Default)]
+pub struct Tools {
+    pub nvpmodel: Option<Nvpmodel>,
+    pub jetson_clocks: Option<PathBuf>,
 }
 
-impl Change {
-    fn undo(&self, sysfs: &Sysfs) -> Result<()> {
-        match self {
-            Change::File { path, previous } => sysfs.write(path, previous),
-            Change::Nvpmodel {
-                binary,
-                config,
-                previous,
-            } => {
-                let mut cmd = Command::new(binary);
-                if let Some(config) = config {
-                    cmd.arg("-f").arg(config);
-                }
-                run_tool(cmd.arg("-m").arg(previous.to_string()))
-            }
-            Change::JetsonClocks { binary, store } => {
-                run_tool(Command::new(binary).arg("--restore").arg(store))
-            }
+impl Tools {
+    /// nvpmodel as [`Nvpmodel::find`] finds it; jetson_clocks at
+    /// `jetson_clocks`, else `GROUPSCALE_JETSON_CLOCKS`, else
+    /// `/usr/bin/jetson_clocks` where it exists.
+    pub fn find(nvpmodel: Option<&Path>, jetson_clocks: Option<&Path>) -> Self {
+        let jetson_clocks = jetson_clocks
+            .map(Path::to_path_buf)
+            .or_else(|| crate::settings::var("GROUPSCALE_JETSON_CLOCKS").map(PathBuf::from))
+            .or_else(|| {
+                let standard = PathBuf::from("/usr/bin/jetson_clocks");
+                standard.exists().then_some(standard)
+            });
+        Self {
+            nvpmodel: Nvpmodel::find(nvpmodel),
+            jetson_clocks,
         }
     }
+}
 
-    fn describe(&self) -> String {
-        match self {
-            Change::File { path, previous } => format!("{} (back to {previous:?})", path.display()),
-            Change::Nvpmodel { previous, .. } => format!("nvpmodel mode (back to {previous})"),
-            Change::JetsonClocks { store, .. } => {
-                format!("jetson_clocks (from {})", store.display())
-            }
+fn undo(change: &Change, sysfs: &Sysfs, tools: &Tools, state_file: Option<&Path>) -> Result<()> {
+    let missing = missing_tool;
+    match change {
+        Change::File { previous, .. } => {
+            let target = change.target(sysfs)?.expect("a file change has a target");
+            sysfs.write(&target, previous)
+        }
+        Change::Nvpmodel { previous } => {
+            let nvp = tools.nvpmodel.as_ref().ok_or_else(|| {
+                missing(
+                    "nvpmodel",
+                    "--nvpmodel-bin, GROUPSCALE_NVPMODEL or /usr/sbin/nvpmodel",
+                )
+            })?;
+            run_tool(nvp.command().arg("-m").arg(previous.to_string()))
+        }
+        Change::JetsonClocks {} => {
+            let binary = tools.jetson_clocks.as_ref().ok_or_else(|| {
+                missing(
+                    "jetson_clocks",
+                    "--jetson-clocks-bin, GROUPSCALE_JETSON_CLOCKS or /usr/bin/jetson_clocks",
+                )
+            })?;
+            let store = state_file
+                .map(state::jetson_clocks_store)
+                .ok_or_else(|| PlatformError::Invalid("jetson_clocks needs a state file".into()))?;
+            run_tool(Command::new(binary).arg("--restore").arg(store))
         }
     }
 }
@@ -77,48 +89,33 @@ pub(crate) fn run_tool(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-#[derive(Serialize, Deserialize, Default)]
-struct StateFile {
-    /// In the order they were made; undone last to first.
-    changes: Vec<Change>,
-}
-
 struct Journal {
     sysfs: Sysfs,
+    tools: Tools,
     changes: Vec<Change>,
     state_file: Option<PathBuf>,
+    /// Held while the journal lives: no other guard adopts these changes.
+    _lock: Option<StateLock>,
+    /// Set once a signal has restored everything: the process is exiting,
+    /// and no new change may be made behind the restore.
+    closed: bool,
 }
 
 impl Journal {
     fn persist(&self) -> Result<()> {
-        let Some(path) = &self.state_file else {
-            return Ok(());
-        };
-        if self.changes.is_empty() {
-            return match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(PlatformError::StateFile {
-                        path: path.clone(),
-                        source: e,
-                    })
-                }
-                _ => Ok(()),
-            };
+        match &self.state_file {
+            Some(path) => state::write(path, &self.changes),
+            None => Ok(()),
         }
-        let state = StateFile {
-            changes: self.changes.clone(),
-        };
-        let tmp = path.with_extension("tmp");
-        let json = serde_json::to_string_pretty(&state).expect("serialisable");
-        let io = |source| PlatformError::StateFile {
-            path: path.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed {
+            return Err(PlatformError::Invalid(
+                "clocks were restored on a signal; no further change is made".into(),
+            ));
         }
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        Ok(())
     }
 
     /// Undoes changes from the last back to index `down_to`.
@@ -127,15 +124,22 @@ impl Journal {
             return Ok(());
         }
         let mut failures = Vec::new();
+        let mut persisted = Ok(());
         while self.changes.len() > down_to {
             let change = self.changes.pop().expect("non-empty");
-            if let Err(e) = change.undo(&self.sysfs) {
+            if let Err(e) = undo(
+                &change,
+                &self.sysfs,
+                &self.tools,
+                self.state_file.as_deref(),
+            ) {
                 failures.push(format!("{}: {e}", change.describe()));
             }
+            // After each one, so that an exit midway leaves exactly what is
+            // left to undo. What could not be undone is lost to this
+            // journal either way: the error says what.
+            persisted = persisted.and(self.persist());
         }
-        // What could not be undone is lost to this journal either way; the
-        // error says what, and the state file no longer claims it.
-        let persisted = self.persist();
         if !failures.is_empty() {
             return Err(PlatformError::Restore(failures));
         }
@@ -149,6 +153,23 @@ pub struct GuardOptions {
     pub dry_run: bool,
     /// Where changes are recorded before they are made (`None`: nowhere).
     pub state_file: Option<PathBuf>,
+    /// The tools that undo tool changes (a state file never names them).
+    pub tools: Tools,
+    /// Wait for another process's guard to finish instead of failing.
+    pub wait_for_lock: bool,
+}
+
+impl GuardOptions {
+    /// No state file, no tools, no waiting: for tests and dry runs, and a
+    /// base to set fields on.
+    pub fn none() -> Self {
+        Self {
+            dry_run: false,
+            state_file: None,
+            tools: Tools::default(),
+            wait_for_lock: false,
+        }
+    }
 }
 
 impl Default for GuardOptions {
@@ -156,16 +177,10 @@ impl Default for GuardOptions {
         Self {
             dry_run: false,
             state_file: Some(default_state_file()),
+            tools: Tools::find(None, None),
+            wait_for_lock: false,
         }
     }
-}
-
-/// `GROUPSCALE_STATE_FILE`, else `/var/tmp/groupscale-clocks.json`.
-pub fn default_state_file() -> PathBuf {
-    crate::settings::var("GROUPSCALE_STATE_FILE").map_or_else(
-        || PathBuf::from("/var/tmp/groupscale-clocks.json"),
-        PathBuf::from,
-    )
 }
 
 pub struct ClockGuard {
@@ -175,21 +190,59 @@ pub struct ClockGuard {
     kept: bool,
 }
 
+/// Reads a state file under its lock and checks every entry, and that a
+/// tool is configured for every tool change, so that nothing is written
+/// (and nothing dropped from the file) when any entry cannot be undone.
+fn adopt(sysfs: &Sysfs, path: &Path, tools: &Tools) -> Result<Vec<Change>> {
+    let Some(record) = state::read(path)? else {
+        return Ok(Vec::new());
+    };
+    for change in &record.changes {
+        change.target(sysfs)?;
+        let unconfigured = match change {
+            Change::Nvpmodel { .. } if tools.nvpmodel.is_none() => Some((
+                "nvpmodel",
+                "--nvpmodel-bin, GROUPSCALE_NVPMODEL or /usr/sbin/nvpmodel",
+            )),
+            Change::JetsonClocks {} if tools.jetson_clocks.is_none() => Some((
+                "jetson_clocks",
+                "--jetson-clocks-bin, GROUPSCALE_JETSON_CLOCKS or /usr/bin/jetson_clocks",
+            )),
+            _ => None,
+        };
+        if let Some((tool, how)) = unconfigured {
+            return Err(missing_tool(tool, how));
+        }
+    }
+    Ok(record.changes)
+}
+
+fn missing_tool(tool: &str, how: &str) -> PlatformError {
+    PlatformError::Tool {
+        tool: tool.into(),
+        why: format!("needed to undo a recorded change, but none is configured ({how})"),
+    }
+}
+
 impl ClockGuard {
-    /// A guard writing under `sysfs`. A state file left by a run that did not
-    /// restore is adopted: its changes are undone too, first-made last, so a
-    /// restore returns to the values from before that run.
+    /// A guard writing under `sysfs`. It holds the state file's lock for its
+    /// lifetime. A state file left by a run that did not restore is
+    /// adopted: its changes are undone too, first-made last, so a restore
+    /// returns to the values from before that run.
     pub fn new(sysfs: Sysfs, options: GuardOptions) -> Result<Self> {
         let mut changes = Vec::new();
+        let mut lock = None;
         if let (Some(path), false) = (&options.state_file, options.dry_run) {
-            if path.exists() {
-                changes = read_state_file(path)?.changes;
-            }
+            lock = Some(StateLock::acquire(path, options.wait_for_lock)?);
+            changes = adopt(&sysfs, path, &options.tools)?;
         }
         let journal = Arc::new(Mutex::new(Journal {
             sysfs,
+            tools: options.tools,
             changes,
             state_file: options.state_file,
+            _lock: lock,
+            closed: false,
         }));
         if !options.dry_run {
             signals::watch(&journal);
@@ -200,6 +253,53 @@ impl ClockGuard {
             planned: Vec::new(),
             kept: false,
         })
+    }
+
+    /// The tools this guard undoes tool changes with.
+    pub fn tools(&self) -> Tools {
+        self.journal().tools.clone()
+    }
+
+    /// Makes `nvp` the nvpmodel that undoes this guard's mode changes, unless
+    /// the guard was configured with another one.
+    pub(crate) fn use_nvpmodel(&mut self, nvp: &Nvpmodel) -> Result<()> {
+        let mut journal = self.journal();
+        match &journal.tools.nvpmodel {
+            Some(configured) if configured != nvp => Err(PlatformError::Invalid(format!(
+                "nvpmodel {} differs from the {} this guard restores with",
+                nvp.binary.display(),
+                configured.binary.display()
+            ))),
+            _ => {
+                journal.tools.nvpmodel = Some(nvp.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// As [`use_nvpmodel`](Self::use_nvpmodel), for jetson_clocks.
+    pub(crate) fn use_jetson_clocks(&mut self, binary: &Path) -> Result<()> {
+        let mut journal = self.journal();
+        match &journal.tools.jetson_clocks {
+            Some(configured) if configured != binary => Err(PlatformError::Invalid(format!(
+                "jetson_clocks {} differs from the {} this guard restores with",
+                binary.display(),
+                configured.display()
+            ))),
+            _ => {
+                journal.tools.jetson_clocks = Some(binary.into());
+                Ok(())
+            }
+        }
+    }
+
+    /// The file `jetson_clocks --store` keeps the clocks in, beside the
+    /// state file.
+    pub fn jetson_clocks_store(&self) -> Option<PathBuf> {
+        self.journal()
+            .state_file
+            .as_deref()
+            .map(state::jetson_clocks_store)
     }
 
     fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
@@ -229,13 +329,14 @@ impl ClockGuard {
             return Ok(());
         }
         let mut journal = self.journal();
+        journal.check_open()?;
         // The exact bytes, trailing newline included: sysfs parsers accept
         // it, and a plain file gets back exactly what it held.
         let previous = journal.sysfs.read_raw(path)?;
-        journal.changes.push(Change::File {
-            path: path.into(),
-            previous,
-        });
+        // Recorded as a restore will read it, and refused now if a restore
+        // would refuse it.
+        let change = Change::file(&journal.sysfs, path, previous)?;
+        journal.changes.push(change);
         // Nothing is written until the record is safe on disk; without it,
         // there is nothing to undo either.
         if let Err(e) = journal.persist() {
@@ -259,7 +360,9 @@ impl ClockGuard {
                 .push(format!("write {value:?} to {}", path.display()));
             return Ok(());
         }
-        self.journal().sysfs.write(path, value)
+        let journal = self.journal();
+        journal.check_open()?;
+        journal.sysfs.write(path, value)
     }
 
     /// Records `change` (persisting it) and then runs `apply`; if `apply`
@@ -275,6 +378,7 @@ impl ClockGuard {
             return Ok(());
         }
         let mut journal = self.journal();
+        journal.check_open()?;
         journal.changes.push(change);
         if let Err(e) = journal.persist() {
             journal.changes.pop();
@@ -333,38 +437,36 @@ impl Drop for ClockGuard {
     }
 }
 
-fn read_state_file(path: &Path) -> Result<StateFile> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlatformError::Io {
-        path: path.into(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| PlatformError::Parse {
-        path: path.into(),
-        why: e.to_string(),
-    })
-}
-
 /// Undoes the changes recorded in a state file (after a crash), last first,
-/// and removes it. Returns how many were undone; 0 when there is no file.
-pub fn restore_state_file(sysfs: &Sysfs, path: &Path) -> Result<usize> {
-    if !path.exists() {
-        return Ok(0);
-    }
-    let changes = read_state_file(path)?.changes;
+/// and removes it, under the file's lock. Every entry is checked before
+/// anything is written. Returns how many were undone; 0 when there is no
+/// file.
+pub fn restore_state_file(sysfs: &Sysfs, path: &Path, tools: &Tools) -> Result<usize> {
+    let lock = StateLock::acquire(path, false)?;
+    let changes = adopt(sysfs, path, tools)?;
     let count = changes.len();
     let mut journal = Journal {
         sysfs: sysfs.clone(),
+        tools: tools.clone(),
         changes,
         state_file: Some(path.into()),
+        _lock: Some(lock),
+        closed: false,
     };
     journal.undo_to(0)?;
     Ok(count)
 }
 
 /// SIGINT and SIGTERM restore every live guard, then end the process with
-/// the signal's conventional status.
+/// the first signal's conventional status. While the restore runs, a second
+/// signal is answered (a word on stderr), and a third ends the process at
+/// once, leaving what is not yet undone in the state file.
 mod signals {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+
+    static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
     fn live() -> &'static Mutex<Vec<Weak<Mutex<Journal>>>> {
         static LIVE: OnceLock<Mutex<Vec<Weak<Mutex<Journal>>>>> = OnceLock::new();
@@ -377,6 +479,11 @@ mod signals {
             let mut journals = live().lock().unwrap_or_else(|e| e.into_inner());
             journals.retain(|j| j.strong_count() > 0);
             journals.push(Arc::downgrade(journal));
+            // A guard made while a signal's restore runs must not change
+            // anything behind it.
+            if SHUTTING_DOWN.load(Ordering::SeqCst) {
+                journal.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+            }
         }
         HANDLER.get_or_init(|| {
             use signal_hook::consts::{SIGINT, SIGTERM};
@@ -385,17 +492,45 @@ mod signals {
                 return;
             };
             std::thread::spawn(move || {
-                if let Some(signal) = signals.forever().next() {
-                    let journals = live().lock().unwrap_or_else(|e| e.into_inner());
-                    for journal in journals.iter().filter_map(Weak::upgrade) {
-                        let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
-                        if let Err(e) = journal.undo_to(0) {
-                            eprintln!("groupscale: {e}");
-                        }
+                let mut received = signals.forever();
+                let Some(first) = received.next() else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    restore_all();
+                    std::process::exit(128 + first);
+                });
+                // Keep reading: signals during the restore are answered,
+                // not swallowed.
+                for (count, signal) in received.enumerate() {
+                    if count == 0 {
+                        eprintln!(
+                            "groupscale: restoring clocks; signal again to exit at once \
+                             (`groupscale clocks restore` then finishes the job)"
+                        );
+                    } else {
+                        std::process::exit(128 + signal);
                     }
-                    std::process::exit(128 + signal);
                 }
             });
         });
     }
+
+    /// What a signal does before the process exits: restores every live
+    /// guard and closes it, so that no thread can make a change after the
+    /// restore. Public for tests only.
+    pub fn restore_all() {
+        SHUTTING_DOWN.store(true, Ordering::SeqCst);
+        let journals = live().lock().unwrap_or_else(|e| e.into_inner());
+        for journal in journals.iter().filter_map(Weak::upgrade) {
+            let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+            journal.closed = true;
+            if let Err(e) = journal.undo_to(0) {
+                eprintln!("groupscale: {e}");
+            }
+        }
+    }
 }
+
+#[doc(hidden)]
+pub use signals::restore_all as restore_all_on_signal;

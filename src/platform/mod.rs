@@ -16,11 +16,12 @@ pub mod hotplug;
 pub mod mali;
 pub mod nvpmodel;
 pub mod power;
+pub mod state;
 pub mod sysfs;
 pub mod topology;
 
 pub use detect::{Board, Platform};
 pub use error::PlatformError;
 pub use freq::Snap;
-pub use guard::{restore_state_file, ClockGuard, GuardOptions};
+pub use guard::{restore_state_file, ClockGuard, GuardOptions, Tools};
 pub use sysfs::Sysfs;

@@ -74,6 +74,7 @@ pub fn parse_conf(text: &str) -> std::result::Result<NvpConfig, String> {
     Ok(NvpConfig { modes, default })
 }
 
+#[derive(Clone, Debug, PartialEq)]
 pub struct Nvpmodel {
     pub binary: PathBuf,
     /// A config other than the default (`nvpmodel -f`).
@@ -145,12 +146,11 @@ impl Nvpmodel {
                 ids.join(", ")
             )));
         }
+        // The guard undoes the change with its own nvpmodel; adopting this
+        // one where it has none keeps the two the same tool.
+        guard.use_nvpmodel(self)?;
         let (previous, _) = self.query()?;
-        let change = Change::Nvpmodel {
-            binary: self.binary.clone(),
-            config: self.config.clone(),
-            previous,
-        };
+        let change = Change::Nvpmodel { previous };
         guard.apply_tool_change(
             change,
             &format!("run {} -m {mode}", self.binary.display()),
@@ -158,7 +158,7 @@ impl Nvpmodel {
         )
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = Command::new(&self.binary);
         if let Some(config) = &self.config {
             cmd.arg("-f").arg(config);
@@ -168,21 +168,23 @@ impl Nvpmodel {
 }
 
 /// Runs `jetson_clocks` (maximum clocks), after `--store` saves the current
-/// ones into `store`, so the guard can `--restore` them.
-pub fn jetson_clocks(guard: &mut ClockGuard, binary: &Path, store: &Path) -> Result<()> {
-    let change = Change::JetsonClocks {
-        binary: binary.into(),
-        store: store.into(),
-    };
+/// ones beside the guard's state file, so the guard can `--restore` them.
+pub fn jetson_clocks(guard: &mut ClockGuard, binary: &Path) -> Result<()> {
+    guard.use_jetson_clocks(binary)?;
+    let store = guard.jetson_clocks_store().ok_or_else(|| {
+        PlatformError::Invalid(
+            "jetson_clocks needs a state file to store the clocks it replaces".into(),
+        )
+    })?;
     guard.apply_tool_change(
-        change,
+        Change::JetsonClocks {},
         &format!(
             "run {} (after --store {})",
             binary.display(),
             store.display()
         ),
         || {
-            run_tool(Command::new(binary).arg("--store").arg(store))?;
+            run_tool(Command::new(binary).arg("--store").arg(&store))?;
             run_tool(&mut Command::new(binary))
         },
     )

@@ -8,7 +8,9 @@ use anyhow::{bail, Context};
 use groupscale::platform::energy::EnergyMeter;
 use groupscale::platform::nvpmodel::{jetson_clocks, Nvpmodel};
 use groupscale::platform::{cpufreq, devfreq, emc, hotplug, mali, power, sysfs};
-use groupscale::platform::{restore_state_file, ClockGuard, GuardOptions, Platform, Snap, Sysfs};
+use groupscale::platform::{
+    restore_state_file, ClockGuard, GuardOptions, Platform, Snap, Sysfs, Tools,
+};
 use serde_json::json;
 
 use crate::Outcome;
@@ -22,12 +24,20 @@ pub struct Common {
     #[arg(long, global = true)]
     dry_run: bool,
     /// Where changes are recorded for `clocks restore` (default:
-    /// GROUPSCALE_STATE_FILE or /var/tmp/groupscale-clocks.json).
+    /// GROUPSCALE_STATE_FILE, else /run/groupscale/clocks.json for root and
+    /// ~/.local/state/groupscale/clocks.json for other users).
     #[arg(long, global = true)]
     state_file: Option<PathBuf>,
     /// The nvpmodel binary (default: GROUPSCALE_NVPMODEL or /usr/sbin/nvpmodel).
     #[arg(long, global = true)]
     nvpmodel_bin: Option<PathBuf>,
+    /// The jetson_clocks binary that restores (default:
+    /// GROUPSCALE_JETSON_CLOCKS or /usr/bin/jetson_clocks).
+    #[arg(long, global = true)]
+    jetson_clocks_bin: Option<PathBuf>,
+    /// Wait for another groupscale that is changing clocks, instead of failing.
+    #[arg(long, global = true)]
+    wait_lock: bool,
 }
 
 impl Common {
@@ -35,16 +45,29 @@ impl Common {
         Sysfs::new(&self.sysfs_root)
     }
 
-    fn guard(&self) -> anyhow::Result<ClockGuard> {
+    fn state_file(&self) -> PathBuf {
+        self.state_file
+            .clone()
+            .unwrap_or_else(groupscale::platform::guard::default_state_file)
+    }
+
+    /// The tools that may run: from the flags, the environment or their
+    /// standard paths (never from a state file).
+    fn tools(&self, jetson_clocks: Option<&std::path::Path>) -> Tools {
+        Tools::find(
+            self.nvpmodel_bin.as_deref(),
+            jetson_clocks.or(self.jetson_clocks_bin.as_deref()),
+        )
+    }
+
+    fn guard(&self, jetson_clocks: Option<&std::path::Path>) -> anyhow::Result<ClockGuard> {
         Ok(ClockGuard::new(
             self.sysfs(),
             GuardOptions {
                 dry_run: self.dry_run,
-                state_file: Some(
-                    self.state_file
-                        .clone()
-                        .unwrap_or_else(groupscale::platform::guard::default_state_file),
-                ),
+                state_file: Some(self.state_file()),
+                tools: self.tools(jetson_clocks),
+                wait_for_lock: self.wait_lock,
             },
         )?)
     }
@@ -61,7 +84,12 @@ pub enum ClocksCommand {
     /// --hold-ms is given.
     Set(SetArgs),
     /// Undo the changes recorded in the state file, last first.
-    Restore,
+    Restore {
+        /// Drop the state file without undoing anything, after printing what
+        /// it held (for a corrupt or refused file; put the values back by hand).
+        #[arg(long)]
+        discard: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -101,17 +129,29 @@ pub fn run(command: ClocksCommand, common: Common) -> anyhow::Result<Outcome> {
     match command {
         ClocksCommand::Show { json } => show(&common, json),
         ClocksCommand::Set(args) => set(&common, args),
-        ClocksCommand::Restore => {
+        ClocksCommand::Restore { discard } => {
             let sysfs = common.sysfs();
-            let path = common
-                .state_file
-                .clone()
-                .unwrap_or_else(groupscale::platform::guard::default_state_file);
+            let path = common.state_file();
             if common.dry_run {
                 println!("would restore the changes recorded in {}", path.display());
                 return Ok(Outcome::Done);
             }
-            let undone = restore_state_file(&sysfs, &path)?;
+            if discard {
+                match groupscale::platform::state::discard(&path)? {
+                    None => println!("no state file at {}", path.display()),
+                    Some(text) => {
+                        println!("{} held (nothing of it was undone):", path.display());
+                        // Escaped: the file may hold anything, terminal
+                        // control sequences included.
+                        for line in text.lines() {
+                            println!("  {}", line.escape_debug());
+                        }
+                        println!("discarded {}", path.display());
+                    }
+                }
+                return Ok(Outcome::Done);
+            }
+            let undone = restore_state_file(&sysfs, &path, &common.tools(None))?;
             println!("restored {undone} change(s) recorded in {}", path.display());
             Ok(Outcome::Done)
         }
@@ -251,7 +291,7 @@ fn set(common: &Common, args: SetArgs) -> anyhow::Result<Outcome> {
     } else {
         Snap::Exact
     };
-    let mut guard = common.guard()?;
+    let mut guard = common.guard(args.jetson_clocks.as_deref())?;
     let mut report = Vec::new();
     // All or nothing: a failure undoes what this command already changed.
     guard.atomically(|g| {
@@ -269,12 +309,7 @@ fn set(common: &Common, args: SetArgs) -> anyhow::Result<Outcome> {
             report.push(format!("nvpmodel mode {mode}"));
         }
         if let Some(binary) = &args.jetson_clocks {
-            let store = common
-                .state_file
-                .clone()
-                .unwrap_or_else(groupscale::platform::guard::default_state_file)
-                .with_extension("jetson_clocks");
-            jetson_clocks(g, binary, &store)?;
+            jetson_clocks(g, binary)?;
             report.push("jetson_clocks".into());
         }
         if let Some(id) = args.cpu_policy {
@@ -374,7 +409,7 @@ pub fn power(args: PowerArgs) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Done);
     }
-    let mut guard = args.common.guard()?;
+    let mut guard = args.common.guard(None)?;
     power::enable(&mut guard, &sysfs, &rails)?;
     if guard.is_dry_run() {
         for line in guard.planned() {

@@ -136,6 +136,8 @@ pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
         GuardOptions {
             dry_run: false,
             state_file: Some(state_file),
+            tools: groupscale::platform::Tools::find(args.nvpmodel_bin.as_deref(), None),
+            wait_for_lock: false,
         },
         args.nvpmodel_bin.as_deref(),
     )?;

@@ -263,6 +263,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         GuardOptions {
             dry_run: false,
             state_file: Some(state_file),
+            tools: groupscale::platform::Tools::find(args.nvpmodel_bin.as_deref(), None),
+            wait_for_lock: false,
         },
         args.nvpmodel_bin.as_deref(),
     )?;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The G = 8 isolated GroupAlexNet: a jointly trained G = 4 teacher, then the
+# incremental stages, stage 1 alone and stages 2-8 distilling from the
+# teacher. Teacher and stage 1 run side by side, one thread each; both resume
+# from their checkpoints when run again.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+py=${PYTHON:-target/train-venv/bin/python}
+out=${OUT:-target/train}
+mkdir -p "$out" results
+common=(--variant isolated --epochs ${EPOCHS:-8} --threads 1)
+if [ ! -f "$out/teacher-isolated-g4.teacher.pt" ]; then
+    $py train/train.py --variant isolated --groups 4 --joint --epochs ${TEACHER_EPOCHS:-12} --threads 1 \
+        --out "$out/teacher-isolated-g4" > results/train-teacher-isolated-g4.log 2>&1 &
+    teacher=$!
+fi
+$py train/train.py "${common[@]}" --groups 8 --out "$out/groupalexnet-isolated-g8" \
+    --stop-after-stage 1 > results/train-isolated-g8.log 2>&1
+[ -z "${teacher:-}" ] || wait "$teacher"
+$py train/train.py "${common[@]}" --groups 8 --out "$out/groupalexnet-isolated-g8" \
+    --teacher "$out/teacher-isolated-g4.teacher.pt" >> results/train-isolated-g8.log 2>&1
