@@ -331,3 +331,224 @@ def train_joint(args):
                     epoch_s=time.time() - te, elapsed_s=time.time() - t0)
         log.append(line)
         print(json.dumps(line), flush=True)
+        torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                        rng=torch.get_rng_state(), epoch=epoch + 1, log=log,
+                        seconds=time.time() - t0, arch=arch(args)), ckpt)
+    path = args.out + ".teacher.pt"
+    torch.save(dict(model=model.state_dict(), log=log, arch=arch(args)), path)
+    print(f"wrote {path}", flush=True)
+
+
+def train(args):
+    if args.joint:
+        return train_joint(args)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    xtr, ytr = load_fashion(args.data, "train")
+    xte, yte = load_fashion(args.data, "test")
+    if args.limit:
+        xtr, ytr = xtr[:args.limit], ytr[:args.limit]
+    model = GroupAlexNet(args.variant, args.widths, groups=args.groups)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    ckpt = args.out + ".ckpt.pt"
+    start_stage = 1
+    log = []
+    if os.path.exists(ckpt) and not args.restart:
+        state = torch.load(ckpt)
+        # Checkpoints from before the auxiliary classifiers lack them.
+        model.load_state_dict(state["model"], strict=False)
+        start_stage, log = state["next_stage"], state["log"]
+        if args.reset_from_stage:
+            start_stage = args.reset_from_stage
+            reset_groups(model, args, first=start_stage - 1)
+            log = [line for line in log if line["stage"] < start_stage]
+        print(f"resumed at stage {start_stage}", flush=True)
+    t0 = time.time()
+    last_stage = min(model.groups, args.stop_after_stage or model.groups)
+    for s in range(start_stage, last_stage + 1):
+        teacher = load_teacher(args.teacher) if args.teacher and s >= args.distill_from_stage else None
+        params = set_stage(model, s)
+        epochs = args.epochs[min(s - 1, len(args.epochs) - 1)]
+        opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
+        steps = epochs * math.ceil(len(xtr) / args.batch)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.2)
+        for epoch in range(epochs):
+            set_stage(model, s)
+            perm = torch.randperm(len(xtr))
+            te = time.time()
+            total, seen = 0.0, 0
+            for i in range(0, len(xtr), args.batch):
+                idx = perm[i:i + args.batch]
+                xb = augment(xtr[idx])
+                logits, aux = model.forward_stage(xb, s)
+                hard = F.cross_entropy(logits, ytr[idx], label_smoothing=args.smoothing)
+                if teacher is not None:
+                    with torch.no_grad():
+                        soft_targets = teacher(xb, teacher.groups)
+                    hard = ((1 - args.distill_weight) * hard
+                            + args.distill_weight * distill_loss(logits, soft_targets, args.temperature))
+                loss = hard + args.aux_weight * F.cross_entropy(aux, ytr[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.item() * len(idx)
+                seen += len(idx)
+            acc, conf = evaluate(model, xte, yte, s)
+            line = dict(stage=s, epoch=epoch + 1, loss=total / seen, test_acc=acc, test_conf=conf,
+                        epoch_s=time.time() - te, elapsed_s=time.time() - t0)
+            log.append(line)
+            print(json.dumps(line), flush=True)
+        torch.save(dict(model=model.state_dict(), next_stage=s + 1, log=log, arch=arch(args)), ckpt)
+    if last_stage < model.groups:
+        print(f"stopped after stage {last_stage}; run again to resume", flush=True)
+        return
+    table = []
+    for k in range(1, model.groups + 1):
+        acc, conf = evaluate(model, xte, yte, k)
+        table.append(dict(k=k, accuracy=acc, confidence=conf))
+        print(json.dumps(table[-1]), flush=True)
+    export(model, args, xte, log, table, time.time() - t0)
+
+
+# ---------------------------------------------------------------- export
+
+def export(model, args, xte, log, table, seconds):
+    g = model.groups
+    dtype = torch.float16 if args.dtype == "f16" else torch.float32
+    tensors = {}
+
+    def conv_entry(name, layer, relu=True):
+        for j in range(g):
+            w, b = layer.folded(j)
+            tensors[f"{name}.weight.{j}"] = w.to(dtype).contiguous()
+            tensors.setdefault(f"{name}.bias", [])
+            tensors[f"{name}.bias"].append(b)
+        tensors[f"{name}.bias"] = torch.cat(tensors[f"{name}.bias"]).float().contiguous()
+        return dict(type="conv2d", name=name, in_channels=layer.cin, out_channels=layer.cout,
+                    kernel=layer.kernel, stride=1, padding=layer.padding, dilation=1,
+                    groups=g, connectivity=layer.connectivity, relu=relu)
+
+    def linear_entry(name, layer):
+        for j in range(g):
+            tensors[f"{name}.weight.{j}"] = layer.fcs[j].weight.detach().to(dtype).contiguous()
+        tensors[f"{name}.bias"] = torch.cat([layer.fcs[j].bias.detach() for j in range(g)]).float()
+        return dict(type="linear", name=name, in_features=layer.fin, out_features=layer.fout,
+                    groups=g, connectivity=layer.connectivity, relu=True)
+
+    pool = dict(type="max_pool2d", kernel=2, stride=2, padding=0)
+    layers = [conv_entry("conv1", model.conv1), pool, conv_entry("conv2", model.conv2), pool,
+              conv_entry("conv3", model.conv3), conv_entry("conv4", model.conv4),
+              conv_entry("conv5", model.conv5), pool,
+              linear_entry("fc6", model.fc6), linear_entry("fc7", model.fc7)]
+    classes = model.head_w[0].shape[0]
+    tensors["head.weight"] = torch.stack([w.detach() for w in model.head_w]).to(dtype).contiguous()
+    tensors["head.bias"] = torch.stack([b.detach() for b in model.head_b]).float().contiguous()
+    layers.append(dict(type="head", name="head", in_features=model.fc7.fout, classes=classes, groups=g))
+    meta = dict(
+        format="groupscale-model", version=1, name=f"groupalexnet-{args.variant}",
+        groups=g,
+        input=dict(channels=1, height=32, width=32, mean=[MEAN], std=[STD],
+                   preprocess="pixels/255, zero-pad 28x28 to 32x32 centred, then (x-mean)/std"),
+        classes=FASHION_CLASSES, layers=layers,
+        training=dict(dataset="Fashion-MNIST", variant=args.variant, widths=args.widths,
+                      epochs_per_stage=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed,
+                      threads=args.threads, seconds=round(seconds), log=log, test=table),
+    )
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    path = args.out + ".safetensors"
+    save_file(tensors, path, metadata={"groupscale": json.dumps(meta)})
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)", flush=True)
+    write_fixture(tensors, layers, g, xte[:args.fixture], args.out + ".fixture.safetensors")
+    # The folded, stored network must compute what the trained one does (up to
+    # the storage precision), or the export is wrong.
+    model.eval()
+    with torch.no_grad():
+        x = xte[:256]
+        for k in range(1, g + 1):
+            want = model(x, k).double()
+            got = reference_logits(tensors, layers, g, x, k)
+            rel = ((got - want).abs().max() / want.abs().max()).item()
+            print(f"export check k={k}: max relative difference {rel:.2e}", flush=True)
+            if rel > 2e-2:
+                raise SystemExit(f"exported network differs from the trained one at k={k}")
+
+
+def reference_logits(tensors, layers, g, x, k):
+    """Logits of the stored network (weights as stored, read back as f32),
+    computed with plain torch ops from the exported tensors alone."""
+    h = x.double()
+    for layer in layers:
+        t = layer["type"]
+        if t == "max_pool2d":
+            h = F.max_pool2d(h, layer["kernel"], layer["stride"])
+            continue
+        if t == "head":
+            w = tensors["head.weight"].double()
+            per = w.shape[2]
+            out = tensors["head.bias"][k - 1].double()
+            for j in range(k):
+                out = out + h[:, j * per:(j + 1) * per] @ w[j].t()
+            return out
+        if t == "linear":
+            h = h.flatten(1)
+        name, conn = layer["name"], layer["connectivity"]
+        nin = layer.get("in_channels", layer.get("in_features"))
+        outs = []
+        for j in range(k):
+            per = nin // g
+            rows = (range(0, nin) if conn == "full" else
+                    range(j * per, (j + 1) * per) if conn == "isolated" else range(0, (j + 1) * per))
+            w = tensors[f"{name}.weight.{j}"].double()
+            og = w.shape[0]
+            b = tensors[f"{name}.bias"][j * og:(j + 1) * og].double()
+            xin = h[:, rows.start:rows.stop]
+            if t == "conv2d":
+                outs.append(F.conv2d(xin, w, b, padding=layer["padding"]))
+            else:
+                outs.append(xin.flatten(1) @ w.t() + b)
+        h = F.relu(torch.cat(outs, 1))
+    raise ValueError("no head")
+
+
+def write_fixture(tensors, layers, g, x, path):
+    fixture = {"input": x.contiguous()}
+    for k in range(1, g + 1):
+        fixture[f"logits.{k}"] = reference_logits(tensors, layers, g, x, k).float().contiguous()
+    save_file(fixture, path, metadata={"what": "inputs (normalised) and reference logits per k"})
+    print(f"wrote {path}", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", choices=["isolated", "cumulative"], required=True)
+    p.add_argument("--out", required=True, help="path prefix: writes PREFIX.safetensors and PREFIX.fixture.safetensors")
+    p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--widths", type=int, nargs=7, default=[64, 192, 384, 256, 256, 512, 512],
+                   metavar=("C1", "C2", "C3", "C4", "C5", "F6", "F7"))
+    p.add_argument("--groups", type=int, default=4, help="G: groups per layer (must divide every width)")
+    p.add_argument("--epochs", type=int, nargs="+", default=[6], help="epochs per stage (last value repeats)")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing of the k = s loss")
+    p.add_argument("--aux-weight", type=float, default=0.5, help="weight of group s's own classifier loss")
+    p.add_argument("--reset-from-stage", type=int, default=0,
+                   help="resume from a checkpoint, re-initialising groups >= this stage and training them again")
+    p.add_argument("--joint", action="store_true",
+                   help="train every group at once on the k = G loss and write PREFIX.teacher.pt")
+    p.add_argument("--teacher", help="a PREFIX.teacher.pt to distil from (soft targets of its k = G logits)")
+    p.add_argument("--distill-from-stage", type=int, default=2, help="first stage that distils")
+    p.add_argument("--distill-weight", type=float, default=0.7, help="share of the soft-target loss")
+    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--stop-after-stage", type=int, default=0, help="stop (checkpointed) after this stage")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dtype", choices=["f16", "f32"], default="f16")
+    p.add_argument("--limit", type=int, default=0, help="train on the first N images only (smoke runs)")
+    p.add_argument("--fixture", type=int, default=8, help="test images in the fixture")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    train(p.parse_args())
+
+
+if __name__ == "__main__":
+    main()
