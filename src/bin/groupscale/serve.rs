@@ -59,6 +59,10 @@ struct SwitchCost {
     count: usize,
     total_us: f64,
     allocations: usize,
+    /// The first frame after each switch, in ms: a switch that only picks
+    /// a prepared session costs nothing itself, but the new placement's
+    /// first frame pays for cold caches and waking its threads.
+    first_frames_ms: f64,
 }
 
 impl SwitchCost {
@@ -295,6 +299,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         let choice = manager.select(budget)?;
         let switching = current != Some(choice.point);
+        let current_was_some = current.is_some();
+        let mut placement_switched = false;
         if switching {
             let point = manager.point(choice.point).point.clone();
             let previous = current.map(|c| manager.point(c).point.clone());
@@ -317,6 +323,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 previous.as_ref().map(|p| &p.placement.label) != Some(&point.placement.label);
             let t = Instant::now();
             let before = alloc_count::allocations();
+            placement_switched = placement_changed;
             if placement_changed {
                 active = sessions
                     .iter()
@@ -341,6 +348,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .1
             .infer(&inputs[image * item..(image + 1) * item], 1)?;
         let latency_ms = t.elapsed().as_secs_f64() * 1e3;
+        if switching {
+            let cost = if placement_switched {
+                &mut summary.placement_switch
+            } else {
+                &mut summary.k_switch
+            };
+            if current_was_some {
+                cost.first_frames_ms += latency_ms;
+            }
+        }
         let met = match budget {
             Budget::LatencyMs(limit) => latency_ms <= limit,
             // Without a per-frame energy reading, the profile's energy at the
@@ -396,10 +413,18 @@ fn print_summary(s: &Summary) {
             println!("switch cost, {name:<10}: no switches");
         } else {
             println!(
-                "switch cost, {name:<10}: {} switches, mean {:.1} µs, {} allocations",
+                "switch cost, {name:<10}: {} switches, mean {:.1} µs, {} allocations{}",
                 cost.count,
                 cost.total_us / cost.count as f64,
-                cost.allocations
+                cost.allocations,
+                if name == "clocks" {
+                    String::new()
+                } else {
+                    format!(
+                        "; first frame after it {:.3} ms (mean)",
+                        cost.first_frames_ms / cost.count as f64
+                    )
+                }
             );
         }
     }
