@@ -107,6 +107,7 @@ pub(crate) fn elements(what: &str, factors: &[usize]) -> Result<usize> {
 /// Checks a tensor shape: sides within [`MAX_SIDE`], and at most
 /// [`MAX_ELEMENTS`] elements per item and in all. Returns the element count;
 /// after this, [`Shape4::len`], `item_len` and `plane` cannot overflow.
+/// Allocates nothing unless it fails (it runs on every layer call).
 pub(crate) fn check_shape(what: &str, shape: Shape4) -> Result<usize> {
     if shape.h > MAX_SIDE || shape.w > MAX_SIDE {
         return Err(over(
@@ -116,7 +117,21 @@ pub(crate) fn check_shape(what: &str, shape: Shape4) -> Result<usize> {
             MAX_SIDE,
         ));
     }
-    let what = format!("{what} {shape}:");
-    let item = elements(&what, &[shape.c, shape.h, shape.w])?;
-    elements(&what, &[shape.n, item])
+    let item = shape
+        .c
+        .checked_mul(shape.h)
+        .and_then(|v| v.checked_mul(shape.w));
+    match item.and_then(|item| Some((item, item.checked_mul(shape.n)?))) {
+        Some((item, len)) if item <= MAX_ELEMENTS && len <= MAX_ELEMENTS => Ok(len),
+        _ => elements(
+            &format!("{what} {shape}:"),
+            &[shape.n, shape.c, shape.h, shape.w],
+        )
+        .and_then(|_| {
+            elements(
+                &format!("{what} {shape}: per item,"),
+                &[shape.c, shape.h, shape.w],
+            )
+        }),
+    }
 }
