@@ -101,8 +101,8 @@ pub fn evaluate(
 
 fn median_latency_ms(session: &mut Session, one: &[f32], runs: usize) -> Result<f64> {
     session.infer(one, 1)?; // warm-up
-    // Grows with the runs made, not with the number asked for.
-    let mut times = Vec::with_capacity(runs.clamp(1, 1 << 16));
+    let capacity = runs.clamp(1, 1 << 16); // grows with the runs made, not those asked for
+    let mut times = Vec::with_capacity(capacity);
     for _ in 0..runs.max(1) {
         let start = Instant::now();
         session.infer(one, 1)?;

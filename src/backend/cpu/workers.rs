@@ -540,6 +540,28 @@ mod tests {
         assert_eq!(affinity(), before, "and got its own affinity back");
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pin_the_kernel_refuses_is_an_error() {
+        let offline = online_cores().last().copied().unwrap_or(0) + 1;
+        if offline >= libc::CPU_SETSIZE as usize {
+            return;
+        }
+        // Past `check_cores`, which would refuse the core first: the workers'
+        // own pins, and the caller's, must still report the kernel's refusal.
+        match Pool::start(1, Some(vec![0, offline])) {
+            Err(Error::ThreadPool(msg)) => assert!(
+                msg.contains(&format!("cannot pin a worker to core {offline}")),
+                "{msg}"
+            ),
+            Err(other) => panic!("wrong error kind: {other}"),
+            Ok(_) => panic!("a worker ran unpinned after the kernel refused core {offline}"),
+        }
+        assert!(CallerAffinity::try_join(&[offline]).is_err());
+        let err = check_cores(&[offline]).unwrap_err().to_string();
+        assert!(err.contains("online cores"), "{err}");
+    }
+
     #[test]
     fn parked_workers_wake_up() {
         let workers = Workers::new(2, None).unwrap();
