@@ -148,7 +148,7 @@ pub trait Chain: Send {
 /// `output_shape`, which enforces [`limits`](crate::model::limits)), so
 /// kernels may assume `input.len() == shape.len()`, `1 <= k <= G` and an
 /// output of exactly `layer.output_shape(shape, k)`. Kernels whose unsafe
-/// code depends on those facts check them again with [`check_run`], since
+/// code depends on those facts check them again with `check_run`, since
 /// this trait can also be called directly.
 pub trait Kernel: Send {
     /// Sizes internal buffers for inputs of `batch`×`h`×`w` at any active

@@ -74,7 +74,7 @@ impl Conv2dSpec {
         }
     }
 
-    /// Checks every parameter against the [`limits`](crate::model::limits)
+    /// Checks every parameter against the [`limits`]
     /// and the group structure; a spec that passes runs on every backend.
     pub fn validate(&self) -> Result<()> {
         if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
@@ -158,7 +158,7 @@ impl Conv2dSpec {
     /// Output shape for `input` with `k` active groups, checking that the
     /// input carries exactly the active input channels and that the input,
     /// its zero-padded copy (all input channels) and the output each stay
-    /// within [`MAX_ELEMENTS`].
+    /// within [`MAX_ELEMENTS`](limits::MAX_ELEMENTS).
     pub fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4> {
         self.validate()?;
         let layout = self.layout();

@@ -18,7 +18,7 @@ pub struct HeadSpec {
 }
 
 impl HeadSpec {
-    /// Checks the sizes against the [`limits`](crate::model::limits), and
+    /// Checks the sizes against the [`limits`], and
     /// that the groups divide the features.
     pub fn validate(&self) -> Result<()> {
         if self.groups == 0 || self.classes == 0 || self.in_features == 0 {

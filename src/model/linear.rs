@@ -30,7 +30,7 @@ impl LinearSpec {
         }
     }
 
-    /// Checks the sizes against the [`limits`](crate::model::limits) and the
+    /// Checks the sizes against the [`limits`] and the
     /// group structure.
     pub fn validate(&self) -> Result<()> {
         limits::check_at_most(

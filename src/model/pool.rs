@@ -22,7 +22,7 @@ impl MaxPool2dSpec {
         }
     }
 
-    /// Checks the window against the [`limits`](crate::model::limits).
+    /// Checks the window against the [`limits`].
     pub fn validate(&self) -> Result<()> {
         if self.kernel.contains(&0) || self.stride.contains(&0) {
             return Err(invalid("max-pool kernel and stride must be at least 1"));
