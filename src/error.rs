@@ -20,9 +20,11 @@ pub enum Error {
         got: usize,
     },
 
-    /// An input tensor whose shape does not match what the layer reads with
-    /// the requested number of active groups.
-    #[error("input shape: {0}")]
+    /// A shape that cannot run: an input that does not match what the layer
+    /// reads with the requested number of active groups, or any size (layer
+    /// parameter, tensor side or element count) past one of the limits in
+    /// [`model::limits`](crate::model::limits), which the message names.
+    #[error("shape: {0}")]
     Shape(String),
 
     #[error("backend `{backend}` is unavailable: {reason}")]

@@ -52,17 +52,23 @@ pub fn evaluate(
 ) -> Result<Vec<Evaluation>> {
     let batch = options.batch.max(1);
     let item = model.input().item_len();
-    let mut inputs = Vec::with_capacity(data.len() * item);
-    data.to_input(model.input(), 0..data.len(), &mut inputs)?;
+    // Checks that a batch of the model's inputs is within the model limits
+    // before any of them is built; the inputs are then made one batch at a
+    // time, so memory follows the batch, not the data set.
     session.reserve(batch.min(data.len()).max(1))?;
+    let mut inputs = Vec::new();
+    // Checks that the images fit the model's input, even when there are none.
+    data.to_input(model.input(), 0..0, &mut inputs)?;
     let mut rows = Vec::new();
     for k in 1..=model.groups() {
         session.set_active_groups(k)?;
         let (mut correct, mut confidence) = (0usize, 0.0f64);
-        let start = Instant::now();
+        let mut seconds = 0.0f64;
         for first in (0..data.len()).step_by(batch) {
             let n = batch.min(data.len() - first);
-            let logits = session.infer(&inputs[first * item..(first + n) * item], n)?;
+            data.to_input(model.input(), first..first + n, &mut inputs)?;
+            let start = Instant::now();
+            let logits = session.infer(&inputs, n)?;
             for (row, &label) in logits
                 .chunks_exact(model.classes().len())
                 .zip(&data.labels[first..first + n])
@@ -71,11 +77,12 @@ pub fn evaluate(
                 correct += usize::from(argmax(&p) == usize::from(label));
                 confidence += f64::from(p.get(usize::from(label)).copied().unwrap_or(0.0));
             }
+            seconds += start.elapsed().as_secs_f64();
         }
-        let seconds = start.elapsed().as_secs_f64();
         let latency_ms = if data.is_empty() {
             f64::NAN
         } else {
+            data.to_input(model.input(), 0..1, &mut inputs)?;
             median_latency_ms(session, &inputs[..item], options.latency_runs)?
         };
         let images = data.len();
@@ -94,7 +101,8 @@ pub fn evaluate(
 
 fn median_latency_ms(session: &mut Session, one: &[f32], runs: usize) -> Result<f64> {
     session.infer(one, 1)?; // warm-up
-    let mut times = Vec::with_capacity(runs.max(1));
+    let capacity = runs.clamp(1, 1 << 16); // grows with the runs made, not those asked for
+    let mut times = Vec::with_capacity(capacity);
     for _ in 0..runs.max(1) {
         let start = Instant::now();
         session.infer(one, 1)?;

@@ -37,8 +37,10 @@ impl PreparedLayer {
     }
 
     /// Sizes buffers for `batch`×`h`×`w` inputs so that runs of that size, at
-    /// any active group count, allocate nothing.
+    /// any active group count, allocate nothing. The sizes are checked by
+    /// the layer (its widest input and output) before the backend sees them.
     pub fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
+        self.layer.widest(batch, h, w)?;
         self.kernel.reserve(batch, h, w)
     }
 

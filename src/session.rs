@@ -91,11 +91,21 @@ impl Session {
                 }
             }
             Runner::Chain(chain) => {
+                // The chain checks every layer's shapes against the limits.
+                let out = chain.output_shape(shape, self.groups)?;
                 chain.reserve(shape, self.groups)?;
-                need[0] = batch * self.classes;
+                need[0] = out.len();
             }
         }
         for (buffer, need) in self.buffers.iter_mut().zip(need) {
+            // Every size was checked against the limits above; memory can
+            // still run out, which is an error here, not an abort.
+            let more = need.saturating_sub(buffer.len());
+            buffer.try_reserve_exact(more).map_err(|_| {
+                Error::Shape(format!(
+                    "cannot allocate {need} floats of activations for a batch of {batch}"
+                ))
+            })?;
             buffer.resize(need, 0.0);
         }
         self.capacity = batch;
@@ -130,11 +140,11 @@ impl Session {
     /// Logits (`batch × classes`, row-major) for `batch` preprocessed images
     /// in NCHW order (see [`crate::loader::InputSpec`]).
     pub fn infer(&mut self, images: &[f32], batch: usize) -> Result<&[f32]> {
-        let expected = batch * self.item.item_len();
-        if batch == 0 || images.len() != expected {
+        let expected = batch.checked_mul(self.item.item_len());
+        if batch == 0 || expected != Some(images.len()) {
             return Err(Error::ElementCount {
                 what: "images",
-                expected,
+                expected: expected.unwrap_or(usize::MAX),
                 got: images.len(),
             });
         }

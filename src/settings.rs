@@ -30,7 +30,13 @@ pub fn parse_count(name: &'static str, value: &str) -> Result<usize> {
     }
 }
 
-/// Parses a Linux CPU list such as `0-3,6`.
+/// The most cores a CPU list may name (counting repeats): 4096, Linux's
+/// largest common `NR_CPUS`. Checked before a range is expanded, so
+/// `0-100000000000` is refused instead of allocating for it.
+pub const MAX_CPUS: usize = 4096;
+
+/// Parses a Linux CPU list such as `0-3,6`, of at most [`MAX_CPUS`] entries.
+/// Whether the cores exist is checked where the CPU backend is configured.
 pub fn parse_cpu_list(name: &'static str, value: &str) -> Result<Vec<usize>> {
     let bad = |reason: &str| Error::Setting {
         name,
@@ -50,9 +56,17 @@ pub fn parse_cpu_list(name: &'static str, value: &str) -> Result<Vec<usize>> {
                 if lo > hi {
                     return Err(bad("a range runs from low to high"));
                 }
+                if hi - lo >= MAX_CPUS - cores.len() {
+                    return Err(bad(&format!("the list names more than {MAX_CPUS} cores")));
+                }
                 cores.extend(lo..=hi);
             }
-            None => cores.push(number(part)?),
+            None => {
+                if cores.len() == MAX_CPUS {
+                    return Err(bad(&format!("the list names more than {MAX_CPUS} cores")));
+                }
+                cores.push(number(part)?)
+            }
         }
     }
     if cores.is_empty() {
@@ -72,5 +86,15 @@ mod tests {
         assert!(parse_cpu_list("X", "3-1").is_err());
         assert!(parse_cpu_list("X", "a").is_err());
         assert!(parse_cpu_list("X", ",").is_err());
+    }
+
+    #[test]
+    fn cpu_lists_are_capped_before_expanding() {
+        assert_eq!(parse_cpu_list("X", "0-4095").unwrap().len(), MAX_CPUS);
+        for list in ["0-4096", "0-100000000000", "0-4095,5", "1,0-4095"] {
+            let err = parse_cpu_list("X", list).unwrap_err().to_string();
+            assert!(err.contains("more than 4096 cores"), "{list}: {err}");
+        }
+        assert!(parse_cpu_list("X", &format!("0-{}", usize::MAX)).is_err());
     }
 }

@@ -88,6 +88,15 @@ pub(crate) fn gpu_index(v: usize, what: &str) -> Result<u32> {
     })
 }
 
+/// What a kernel's `run` may rely on: `out` is what the layer's
+/// `output_shape` returned for `shape` (so every size is within the
+/// [`limits`](crate::model::limits)), and the slices hold exactly the
+/// elements of `shape` and `out`.
+pub(crate) fn check_run(shape: Shape4, out: Shape4, input: &[f32], output: &[f32]) -> Result<()> {
+    crate::error::check_len("input", shape.len(), input.len())?;
+    crate::error::check_len("output", out.len(), output.len())
+}
+
 /// A place layers can run. Implementations are cheap to share across threads.
 pub trait Backend: Send + Sync {
     fn kind(&self) -> BackendKind;
@@ -135,9 +144,12 @@ pub trait Chain: Send {
 /// A layer prepared on one backend.
 ///
 /// Callers go through [`PreparedLayer`](crate::PreparedLayer), which checks
-/// every shape and length before a kernel sees them, so kernels may assume
-/// `input.len() == shape.len()`, `1 <= k <= G` and an output of exactly
-/// `layer.output_shape(shape, k)`.
+/// every shape and length before a kernel sees them (against the layer's
+/// `output_shape`, which enforces [`limits`](crate::model::limits)), so
+/// kernels may assume `input.len() == shape.len()`, `1 <= k <= G` and an
+/// output of exactly `layer.output_shape(shape, k)`. Kernels whose unsafe
+/// code depends on those facts check them again with `check_run`, since
+/// this trait can also be called directly.
 pub trait Kernel: Send {
     /// Sizes internal buffers for inputs of `batch`×`h`×`w` at any active
     /// group count, so later runs of that size allocate nothing.

@@ -6,9 +6,30 @@ use std::path::{Path, PathBuf};
 use super::{bad, read, RawImages};
 use crate::error::Result;
 
+/// Largest IDX data a gzipped file may decompress to: 1 GiB (Fashion-MNIST's
+/// largest file holds 47 MB). A plain file is bounded by its own size; a
+/// gzip stream is read only as far as its IDX header promises, and a header
+/// promising more than this is refused before anything is decompressed.
+pub const MAX_GUNZIPPED_BYTES: usize = 1 << 30;
+
 /// An IDX array of unsigned bytes: its dimensions and data.
 pub fn parse(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<u8>)> {
-    let bytes = gunzip_if_needed(bytes, what)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return parse_gz(bytes, what);
+    }
+    let (shape, len, header) = parse_header(bytes, what)?;
+    if bytes.len() - header != len {
+        return Err(bad(format!(
+            "{what}: IDX data holds {} bytes, its dimensions {shape:?} need {len}",
+            bytes.len() - header
+        )));
+    }
+    Ok((shape, bytes[header..].to_vec()))
+}
+
+/// The dimensions, the data length they promise and the header length, from
+/// the start of an IDX file (`bytes` may hold more than the header).
+fn parse_header(bytes: &[u8], what: &str) -> Result<(Vec<usize>, usize, usize)> {
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(bad(format!("{what}: not an IDX file")));
     }
@@ -30,25 +51,50 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<u8>)> {
     let len = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| bad(format!("{what}: IDX dimensions overflow")))?;
-    if bytes.len() - header != len {
-        return Err(bad(format!(
-            "{what}: IDX data holds {} bytes, its dimensions {shape:?} need {len}",
-            bytes.len() - header
-        )));
-    }
-    Ok((shape, bytes[header..].to_vec()))
+        .ok_or_else(|| bad(format!("{what}: IDX dimensions {shape:?} overflow")))?;
+    Ok((shape, len, header))
 }
 
-fn gunzip_if_needed(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes.to_vec());
+/// A gzipped IDX file, decompressed no further than its header promises
+/// (plus one byte, to tell trailing data from the end).
+fn parse_gz(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<u8>)> {
+    let gzip = |e: std::io::Error| bad(format!("{what}: gzip: {e}"));
+    let mut stream = flate2::read::GzDecoder::new(bytes);
+    let mut header = Vec::new();
+    // The fixed part, then the dimensions it announces (at most 255).
+    (&mut stream)
+        .take(4)
+        .read_to_end(&mut header)
+        .map_err(gzip)?;
+    if header.len() == 4 && header[0] == 0 && header[1] == 0 {
+        (&mut stream)
+            .take(4 * u64::from(header[3]))
+            .read_to_end(&mut header)
+            .map_err(gzip)?;
     }
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|e| bad(format!("{what}: gzip: {e}")))?;
-    Ok(out)
+    let (shape, len, _) = parse_header(&header, what)?;
+    if len > MAX_GUNZIPPED_BYTES {
+        return Err(bad(format!(
+            "{what}: IDX dimensions {shape:?} promise {len} bytes, over the \
+             {MAX_GUNZIPPED_BYTES}-byte limit for a gzipped IDX file"
+        )));
+    }
+    let mut data = Vec::new();
+    stream
+        .take(len as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(gzip)?;
+    if data.len() != len {
+        let holds = if data.len() > len {
+            format!("more than {len}")
+        } else {
+            data.len().to_string()
+        };
+        return Err(bad(format!(
+            "{what}: IDX data holds {holds} bytes, its dimensions {shape:?} need {len}"
+        )));
+    }
+    Ok((shape, data))
 }
 
 /// Images and labels from their two IDX files (in memory).

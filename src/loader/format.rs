@@ -46,8 +46,12 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
+    /// Elements of one input item (saturating: a loaded model's input is
+    /// within [`MAX_ELEMENTS`](crate::model::limits::MAX_ELEMENTS)).
     pub fn item_len(&self) -> usize {
-        self.channels * self.height * self.width
+        self.channels
+            .saturating_mul(self.height)
+            .saturating_mul(self.width)
     }
 
     /// Mean and standard deviation of channel `c`.

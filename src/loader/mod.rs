@@ -30,6 +30,7 @@ use crate::model::conv::{Conv2d, Conv2dSpec};
 use crate::model::group::GroupLayout;
 use crate::model::head::{Head, HeadSpec};
 use crate::model::layer::Layer;
+use crate::model::limits::{self, MAX_CHANNELS, MAX_INPUT_ELEMENTS};
 use crate::model::linear::{Linear, LinearSpec};
 use crate::model::pool::MaxPool2dSpec;
 use crate::model::shape::Shape4;
@@ -141,6 +142,32 @@ impl Model {
         if meta.groups == 0 {
             return Err(bad("groups must be at least 1"));
         }
+        // The declared input sizes every buffer a session allocates, so it
+        // is held to the model limits before anything else looks at it.
+        limits::check_at_most("groups", meta.groups, "MAX_CHANNELS", MAX_CHANNELS)
+            .and_then(|()| {
+                limits::check_at_most(
+                    "input channels",
+                    input.channels,
+                    "MAX_CHANNELS",
+                    MAX_CHANNELS,
+                )
+            })
+            .and_then(|()| {
+                limits::check_shape(
+                    "input",
+                    Shape4::new(1, input.channels, input.height, input.width),
+                )
+            })
+            .and_then(|item| {
+                limits::check_at_most(
+                    "input elements per item",
+                    item,
+                    "MAX_INPUT_ELEMENTS",
+                    MAX_INPUT_ELEMENTS,
+                )
+            })
+            .map_err(|e| bad(plain(e)))?;
         if input.item_len() == 0 {
             return Err(bad("the input has no elements"));
         }

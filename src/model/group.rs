@@ -6,6 +6,7 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use crate::error::{invalid, Error, Result};
+use crate::model::limits::{self, MAX_CHANNELS, MAX_ELEMENTS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,15 +103,19 @@ impl GroupLayout {
                  ({connectivity} connectivity splits the input)"
             )));
         }
-        // Every size derived below must fit in usize and in the u32 offsets the
-        // kernels use.
-        let weights = self
-            .weight_len_checked()
-            .ok_or_else(|| invalid("layer too large"))?;
-        if weights > u32::MAX as usize {
-            return Err(invalid("layer too large: more than 2^32 weights"));
+        limits::check_at_most("groups", groups, "MAX_CHANNELS", MAX_CHANNELS)?;
+        // Every size derived below must fit in usize and in the 32-bit
+        // offsets the kernels use.
+        match self.weight_len_checked() {
+            Some(n) if n <= MAX_ELEMENTS => Ok(()),
+            Some(n) => Err(limits::over("weights", n, "MAX_ELEMENTS", MAX_ELEMENTS)),
+            None => Err(limits::over(
+                "weights",
+                "more than usize::MAX",
+                "MAX_ELEMENTS",
+                MAX_ELEMENTS,
+            )),
         }
-        Ok(())
     }
 
     pub fn check_active(&self, k: usize) -> Result<()> {
@@ -185,7 +190,9 @@ impl GroupLayout {
         let row = self.inputs_per_group().checked_mul(self.taps)?;
         match self.connectivity {
             Connectivity::Isolated | Connectivity::Full => og.checked_mul(g)?.checked_mul(row),
-            Connectivity::Cumulative => og.checked_mul(row)?.checked_mul(g * (g + 1) / 2),
+            Connectivity::Cumulative => og
+                .checked_mul(row)?
+                .checked_mul(g.checked_mul(g.checked_add(1)?)? / 2),
         }
     }
 

@@ -1,5 +1,6 @@
 use crate::error::check_len;
 use crate::error::{invalid, Error, Result};
+use crate::model::limits::{self, MAX_CHANNELS, MAX_FEATURES};
 use crate::model::shape::Shape4;
 use crate::model::weights::WeightData;
 
@@ -17,16 +18,28 @@ pub struct HeadSpec {
 }
 
 impl HeadSpec {
+    /// Checks the sizes against the [`limits`], and
+    /// that the groups divide the features.
     pub fn validate(&self) -> Result<()> {
         if self.groups == 0 || self.classes == 0 || self.in_features == 0 {
             return Err(invalid("head sizes must be non-zero"));
         }
+        limits::check_at_most(
+            "head input features",
+            self.in_features,
+            "MAX_FEATURES",
+            MAX_FEATURES,
+        )?;
+        limits::check_at_most("classes", self.classes, "MAX_FEATURES", MAX_FEATURES)?;
+        limits::check_at_most("head groups", self.groups, "MAX_CHANNELS", MAX_CHANNELS)?;
         if !self.in_features.is_multiple_of(self.groups) {
             return Err(invalid(format!(
                 "groups G = {} does not divide the head's {} input features",
                 self.groups, self.in_features
             )));
         }
+        // The bias, G·classes, is no larger: G ≤ in_features.
+        limits::elements("head weights", &[self.classes, self.in_features])?;
         Ok(())
     }
 
@@ -34,21 +47,24 @@ impl HeadSpec {
         self.in_features / self.groups
     }
 
+    /// Saturating, so an unvalidated spec never wraps to a small length.
     pub fn weight_len(&self) -> usize {
-        self.classes * self.in_features
+        self.classes.saturating_mul(self.in_features)
     }
 
     pub fn bias_len(&self) -> usize {
-        self.groups * self.classes
+        self.groups.saturating_mul(self.classes)
     }
 
     pub fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4> {
+        self.validate()?;
         if k == 0 || k > self.groups {
             return Err(Error::ActiveGroups {
                 k,
                 groups: self.groups,
             });
         }
+        limits::check_shape("input", input)?;
         let want = k * self.features_per_group();
         if input.item_len() != want {
             return Err(Error::Shape(format!(
@@ -56,7 +72,9 @@ impl HeadSpec {
                 input.item_len()
             )));
         }
-        Ok(Shape4::flat(input.n, self.classes))
+        let out = Shape4::flat(input.n, self.classes);
+        limits::check_shape("output", out)?;
+        Ok(out)
     }
 }
 

@@ -1,6 +1,7 @@
 use crate::error::Result;
 use crate::model::conv::Conv2d;
 use crate::model::head::Head;
+use crate::model::limits;
 use crate::model::linear::Linear;
 use crate::model::pool::MaxPool2dSpec;
 use crate::model::shape::Shape4;
@@ -71,7 +72,10 @@ impl Layer {
             Self::MaxPool2d(p) => p.output_shape(input),
             Self::Linear(l) => l.spec().output_shape(input, k),
             Self::Head(h) => h.spec().output_shape(input, k),
-            Self::Softmax => Ok(input),
+            Self::Softmax => {
+                limits::check_shape("input", input)?;
+                Ok(input)
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 use crate::error::check_len;
 use crate::error::{Error, Result};
 use crate::model::group::{Connectivity, GroupLayout};
+use crate::model::limits::{self, MAX_FEATURES};
 use crate::model::shape::Shape4;
 use crate::model::weights::WeightData;
 
@@ -29,13 +30,29 @@ impl LinearSpec {
         }
     }
 
+    /// Checks the sizes against the [`limits`] and the
+    /// group structure.
     pub fn validate(&self) -> Result<()> {
+        limits::check_at_most(
+            "input features",
+            self.in_features,
+            "MAX_FEATURES",
+            MAX_FEATURES,
+        )?;
+        limits::check_at_most(
+            "output features",
+            self.out_features,
+            "MAX_FEATURES",
+            MAX_FEATURES,
+        )?;
         self.layout().validate()
     }
 
     pub fn output_shape(&self, input: Shape4, k: usize) -> Result<Shape4> {
+        self.validate()?;
         let layout = self.layout();
         layout.check_active(k)?;
+        limits::check_shape("input", input)?;
         let want = layout.active_inputs(k);
         if input.item_len() != want {
             return Err(Error::Shape(format!(
@@ -44,7 +61,9 @@ impl LinearSpec {
                 self.connectivity
             )));
         }
-        Ok(Shape4::flat(input.n, layout.active_outputs(k)))
+        let out = Shape4::flat(input.n, layout.active_outputs(k));
+        limits::check_shape("output", out)?;
+        Ok(out)
     }
 }
 

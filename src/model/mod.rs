@@ -5,6 +5,7 @@ pub mod conv;
 pub mod group;
 pub mod head;
 pub mod layer;
+pub mod limits;
 pub mod linear;
 pub mod pool;
 pub mod shape;

@@ -1,4 +1,5 @@
 use crate::error::{invalid, Error, Result};
+use crate::model::limits;
 use crate::model::shape::Shape4;
 
 /// Max-pooling over each channel plane, as PyTorch's `max_pool2d` (floor
@@ -21,10 +22,14 @@ impl MaxPool2dSpec {
         }
     }
 
+    /// Checks the window against the [`limits`].
     pub fn validate(&self) -> Result<()> {
         if self.kernel.contains(&0) || self.stride.contains(&0) {
             return Err(invalid("max-pool kernel and stride must be at least 1"));
         }
+        limits::check_window("max-pool kernel", self.kernel)?;
+        limits::check_window("max-pool stride", self.stride)?;
+        limits::check_window("max-pool padding", self.padding)?;
         // As in PyTorch: a window must always hold at least one real element.
         if (0..2).any(|a| 2 * self.padding[a] > self.kernel[a]) {
             return Err(invalid(
@@ -34,9 +39,14 @@ impl MaxPool2dSpec {
         Ok(())
     }
 
+    /// The output shape; checks the window, and that input and output stay
+    /// within [`MAX_SIDE`](limits::MAX_SIDE) and
+    /// [`MAX_ELEMENTS`](limits::MAX_ELEMENTS).
     pub fn output_shape(&self, input: Shape4) -> Result<Shape4> {
         self.validate()?;
+        limits::check_shape("input", input)?;
         let dim = |a: usize, size: usize| {
+            // Cannot overflow: size ≤ MAX_SIDE and padding ≤ MAX_WINDOW.
             let padded = size + 2 * self.padding[a];
             if padded < self.kernel[a] {
                 return Err(Error::Shape(format!(
@@ -46,11 +56,8 @@ impl MaxPool2dSpec {
             }
             Ok((padded - self.kernel[a]) / self.stride[a] + 1)
         };
-        Ok(Shape4::new(
-            input.n,
-            input.c,
-            dim(0, input.h)?,
-            dim(1, input.w)?,
-        ))
+        let out = Shape4::new(input.n, input.c, dim(0, input.h)?, dim(1, input.w)?);
+        limits::check_shape("output", out)?;
+        Ok(out)
     }
 }

@@ -27,21 +27,35 @@ impl Shape4 {
             .checked_mul(self.w)
     }
 
+    /// Element count.
+    ///
+    /// # Panics
+    /// When the count overflows `usize`; never for a shape a layer's
+    /// `output_shape` accepted or returned (those stay within
+    /// [`MAX_ELEMENTS`](crate::model::limits::MAX_ELEMENTS)). Use
+    /// [`checked_len`](Self::checked_len) for untrusted shapes.
     pub fn len(&self) -> usize {
-        self.n * self.c * self.h * self.w
+        self.checked_len()
+            .expect("Shape4::len overflows usize: check untrusted shapes first")
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Elements per batch item.
+    /// Elements per batch item (panics on overflow, as [`len`](Self::len)).
     pub fn item_len(&self) -> usize {
-        self.c * self.h * self.w
+        self.c
+            .checked_mul(self.h)
+            .and_then(|v| v.checked_mul(self.w))
+            .expect("Shape4::item_len overflows usize: check untrusted shapes first")
     }
 
+    /// Elements per channel plane (panics on overflow, as [`len`](Self::len)).
     pub fn plane(&self) -> usize {
-        self.h * self.w
+        self.h
+            .checked_mul(self.w)
+            .expect("Shape4::plane overflows usize: check untrusted shapes first")
     }
 }
 
@@ -59,6 +73,7 @@ pub struct Tensor {
 }
 
 impl Tensor {
+    /// A zero tensor; panics as [`Shape4::len`] for a shape that overflows.
     pub fn zeros(shape: Shape4) -> Self {
         Self {
             shape,

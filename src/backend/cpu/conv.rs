@@ -17,8 +17,8 @@ use std::ops::Range;
 
 use crate::backend::cpu::tile::{TileArgs, TileKernel, MAX_PIXELS};
 use crate::backend::cpu::workers::{SharedConst, SharedMut, Workers};
-use crate::backend::Kernel;
-use crate::error::{invalid, Result};
+use crate::backend::{check_run, Kernel};
+use crate::error::{invalid, Error, Result};
 use crate::model::conv::{Conv2d, Conv2dSpec};
 use crate::model::group::{Connectivity, GroupLayout};
 use crate::model::shape::Shape4;
@@ -282,23 +282,38 @@ unsafe fn pad_image(
 
 impl<K: TileKernel> Kernel for CpuConv<K> {
     fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
-        let (ho, wo) = self.spec.output_hw(h, w)?;
+        // The layer's checks, so that every size below is within the model
+        // limits (sides, spans and the padded image all far below 2^32).
+        let input = Shape4::new(batch, self.layout.inputs, h, w);
+        let out = self.spec.output_shape(input, self.layout.groups)?;
+        let (ho, wo) = (out.h, out.w);
         let [kh, kw] = self.spec.kernel;
         let [ph, pw] = self.spec.padding;
         let [sh, sw] = self.spec.stride;
         let [dh, dw] = self.spec.dilation;
-        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
-        let plane = hp * wp;
-        if self
+        let too_large = || {
+            invalid(format!(
+                "input {h}×{w} is too large for the CPU kernels' 32-bit offsets"
+            ))
+        };
+        let hp = h.checked_add(2 * ph).ok_or_else(too_large)?;
+        let wp = w.checked_add(2 * pw).ok_or_else(too_large)?;
+        let plane = hp.checked_mul(wp).ok_or_else(too_large)?;
+        let slot_len = self
             .layout
             .inputs
             .checked_mul(plane)
-            .is_none_or(|v| v > u32::MAX as usize)
-        {
-            return Err(invalid(format!(
-                "input {h}×{w} is too large for the CPU kernels' 32-bit offsets"
-            )));
+            .ok_or_else(too_large)?;
+        if slot_len > u32::MAX as usize {
+            return Err(too_large());
         }
+        let padded_len = if ph > 0 || pw > 0 {
+            self.padded_slots(batch)
+                .checked_mul(slot_len)
+                .ok_or_else(too_large)?
+        } else {
+            0
+        };
         let mut kofs = Vec::with_capacity(self.layout.inputs * kh * kw);
         for c in 0..self.layout.inputs {
             for ky in 0..kh {
@@ -310,11 +325,13 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
         let pix = (0..ho)
             .flat_map(|oy| (0..wo).map(move |ox| (oy * sh * wp + ox * sw) as u32))
             .collect();
-        let padded = if ph > 0 || pw > 0 {
-            vec![0.0; self.padded_slots(batch) * self.layout.inputs * plane]
-        } else {
-            Vec::new()
-        };
+        let mut padded = Vec::new();
+        padded.try_reserve_exact(padded_len).map_err(|_| {
+            Error::Shape(format!(
+                "cannot allocate {padded_len} floats for the padded input of a batch of {batch}"
+            ))
+        })?;
+        padded.resize(padded_len, 0.0);
         self.plan = Some(Plan {
             batch,
             h,
@@ -331,6 +348,10 @@ impl<K: TileKernel> Kernel for CpuConv<K> {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // The unsafe tiles below rely on these checks and on the plan, which
+        // `reserve` builds from the same validated sizes.
+        let out = self.spec.output_shape(shape, k)?;
+        check_run(shape, out, input, output)?;
         self.plan_for(shape.n, shape.h, shape.w)?;
         let pads = self.spec.padding != [0, 0];
         let plan = self.plan.as_mut().expect("planned");

@@ -3,7 +3,7 @@
 
 use crate::backend::cpu::dot::DotFn;
 use crate::backend::cpu::workers::{SharedMut, Workers};
-use crate::backend::Kernel;
+use crate::backend::{check_run, Kernel};
 use crate::error::Result;
 use crate::model::head::{Head, HeadSpec};
 use crate::model::linear::{Linear, LinearSpec};
@@ -41,6 +41,9 @@ impl Kernel for CpuLinear {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // The unsafe stores below rely on these checks.
+        let out_shape = self.spec.output_shape(shape, k)?;
+        check_run(shape, out_shape, input, output)?;
         let layout = self.spec.layout();
         let og = layout.outputs_per_group();
         let (in_len, out_len) = (layout.active_inputs(k), layout.active_outputs(k));
@@ -96,6 +99,9 @@ impl Kernel for CpuHead {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // The unsafe stores below rely on these checks.
+        let out_shape = self.spec.output_shape(shape, k)?;
+        check_run(shape, out_shape, input, output)?;
         let spec = self.spec;
         let (fg, classes) = (spec.features_per_group(), spec.classes);
         let bias = &self.bias[(k - 1) * classes..k * classes];

@@ -6,7 +6,7 @@
 
 use crate::backend::cpu::workers::{SharedMut, Workers};
 use crate::backend::scalar::pool::softmax_row;
-use crate::backend::Kernel;
+use crate::backend::{check_run, Kernel};
 use crate::error::Result;
 use crate::model::pool::MaxPool2dSpec;
 use crate::model::shape::Shape4;
@@ -25,7 +25,9 @@ impl Kernel for CpuMaxPool {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, _k: usize, output: &mut [f32]) -> Result<()> {
+        // The unsafe plane slices below rely on these checks.
         let out = self.spec.output_shape(shape)?;
+        check_run(shape, out, input, output)?;
         let planes = shape.n * shape.c;
         let chunks = planes.min(4 * self.workers.threads());
         let y = SharedMut::new(output);
@@ -57,7 +59,11 @@ impl Kernel for CpuSoftmax {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, _k: usize, output: &mut [f32]) -> Result<()> {
+        check_run(shape, shape, input, output)?;
         let cols = shape.item_len();
+        if cols == 0 {
+            return Ok(());
+        }
         for (x, y) in input.chunks_exact(cols).zip(output.chunks_exact_mut(cols)) {
             softmax_row(x, y);
         }

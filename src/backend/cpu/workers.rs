@@ -33,18 +33,7 @@ impl Workers {
             return Err(Error::ThreadPool("thread count must be at least 1".into()));
         }
         if let Some(cores) = &cores {
-            if cores.is_empty() {
-                return Err(Error::ThreadPool("core list is empty".into()));
-            }
-            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-            if let Some(bad) = cores
-                .iter()
-                .find(|&&c| c >= online.max(libc::CPU_SETSIZE as usize))
-            {
-                return Err(Error::ThreadPool(format!(
-                    "core {bad} is out of range ({online} cores online)"
-                )));
-            }
+            check_cores(cores)?;
         }
         // The caller is always one of the threads. When pinned, it joins the
         // pool's cores for the duration of each call (see `Pool::run`):
@@ -146,8 +135,11 @@ impl Pool {
             cores: cores.clone(),
             running: Mutex::new(()),
         };
+        // Each worker says whether the kernel accepted its pin.
+        let (pinned, pins) = std::sync::mpsc::channel::<(usize, std::io::Error)>();
         for i in 0..workers {
             let shared = shared.clone();
+            let pinned = pinned.clone();
             // The caller is worker 0; with cores, it takes the first core.
             let id = i + 1;
             let core = cores.as_ref().map(|c| c[id % c.len()]);
@@ -155,10 +147,11 @@ impl Pool {
                 .name(format!("groupscale-{i}"))
                 .spawn(move || {
                     if let Some(core) = core {
-                        // Best effort: a core that went offline leaves the worker
-                        // unpinned rather than failing a running layer.
-                        let _ = pin_current_thread(core);
+                        if let Err(e) = pin_current_thread(core) {
+                            let _ = pinned.send((core, e));
+                        }
                     }
+                    drop(pinned);
                     shared.started.fetch_add(1, SeqCst);
                     worker_loop(&shared, id);
                 })
@@ -168,6 +161,12 @@ impl Pool {
         // Return only once every worker runs: thread start-up (which
         // allocates inside std) then never overlaps a caller's first layers.
         wait_until(|| shared.started.load(SeqCst) == workers);
+        drop(pinned);
+        if let Ok((core, e)) = pins.try_recv() {
+            // Dropping the pool stops and joins the workers.
+            drop(pool);
+            return Err(pin_refused(core, &e));
+        }
         Ok(Arc::new(pool))
     }
 
@@ -281,7 +280,16 @@ struct CallerAffinity {
 }
 
 impl CallerAffinity {
+    /// Best effort, per call: a core that went offline since the pool was
+    /// made leaves the caller where it was rather than failing a layer.
     fn join(cores: &[usize]) -> Self {
+        Self::try_join(cores).unwrap_or(Self {
+            #[cfg(target_os = "linux")]
+            previous: None,
+        })
+    }
+
+    fn try_join(cores: &[usize]) -> std::io::Result<Self> {
         #[cfg(target_os = "linux")]
         {
             // SAFETY: cpu_set_t is plain data; cores were checked to be below
@@ -290,26 +298,27 @@ impl CallerAffinity {
                 let size = std::mem::size_of::<libc::cpu_set_t>();
                 let mut previous: libc::cpu_set_t = std::mem::zeroed();
                 if libc::sched_getaffinity(0, size, &mut previous) != 0 {
-                    return Self { previous: None };
+                    return Err(std::io::Error::last_os_error());
                 }
                 let mut set: libc::cpu_set_t = std::mem::zeroed();
                 for &core in cores {
                     libc::CPU_SET(core, &mut set);
                 }
-                // Best effort, as for the workers: an offline core leaves the
-                // caller where it was.
                 if libc::sched_setaffinity(0, size, &set) != 0 {
-                    return Self { previous: None };
+                    return Err(std::io::Error::last_os_error());
                 }
-                Self {
+                Ok(Self {
                     previous: Some(previous),
-                }
+                })
             }
         }
         #[cfg(not(target_os = "linux"))]
         {
             let _ = cores;
-            Self {}
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "pinning needs Linux",
+            ))
         }
     }
 }
@@ -324,6 +333,89 @@ impl Drop for CallerAffinity {
             }
         }
     }
+}
+
+/// Checks a core list where the backend is configured (so `--cores` and
+/// `GROUPSCALE_CORES` alike): every core must be online, and the kernel must
+/// accept the calling thread on them (it joins the pool's cores per call).
+fn check_cores(cores: &[usize]) -> Result<()> {
+    if cores.is_empty() {
+        return Err(Error::ThreadPool("core list is empty".into()));
+    }
+    let online = online_cores();
+    if let Some(bad) = cores.iter().find(|c| online.binary_search(c).is_err()) {
+        return Err(Error::ThreadPool(format!(
+            "core {bad} is not online (online cores: {})",
+            format_cpu_list(&online)
+        )));
+    }
+    if let Some(bad) = cores.iter().find(|&&c| c >= libc::CPU_SETSIZE as usize) {
+        return Err(Error::ThreadPool(format!(
+            "core {bad} is beyond the {} cores a thread can be pinned to",
+            libc::CPU_SETSIZE
+        )));
+    }
+    // A trial pin of this thread, given straight back.
+    match CallerAffinity::try_join(cores) {
+        Ok(trial) => {
+            drop(trial);
+            Ok(())
+        }
+        Err(e) => Err(pin_refused(cores[0], &e)),
+    }
+}
+
+/// The online cores, sorted: `/sys/devices/system/cpu/online`, or
+/// `0..available_parallelism` where that cannot be read.
+fn online_cores() -> Vec<usize> {
+    let listed = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|text| crate::platform::sysfs::parse_cpu_list(text.trim()))
+        .filter(|cores| !cores.is_empty());
+    let mut cores = listed.unwrap_or_else(|| {
+        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
+    });
+    cores.sort_unstable();
+    cores.dedup();
+    cores
+}
+
+fn format_cpu_list(cores: &[usize]) -> String {
+    crate::platform::sysfs::format_cpu_list(cores)
+}
+
+/// The error for a pin the kernel refused, naming the cores this process
+/// may run on (its affinity mask, which a cpuset can narrow below the online
+/// cores).
+fn pin_refused(core: usize, e: &std::io::Error) -> Error {
+    let allowed = allowed_cores().map_or_else(
+        || format!("online cores: {}", format_cpu_list(&online_cores())),
+        |c| format!("this process may run on cores {}", format_cpu_list(&c)),
+    );
+    Error::ThreadPool(format!(
+        "cannot pin a worker to core {core}: {e} ({allowed})"
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn allowed_cores() -> Option<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data, filled by the kernel.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        Some(
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allowed_cores() -> Option<Vec<usize>> {
+    None
 }
 
 #[cfg(target_os = "linux")]
@@ -446,6 +538,28 @@ mod tests {
             "the caller ran on the pool's core"
         );
         assert_eq!(affinity(), before, "and got its own affinity back");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pin_the_kernel_refuses_is_an_error() {
+        let offline = online_cores().last().copied().unwrap_or(0) + 1;
+        if offline >= libc::CPU_SETSIZE as usize {
+            return;
+        }
+        // Past `check_cores`, which would refuse the core first: the workers'
+        // own pins, and the caller's, must still report the kernel's refusal.
+        match Pool::start(1, Some(vec![0, offline])) {
+            Err(Error::ThreadPool(msg)) => assert!(
+                msg.contains(&format!("cannot pin a worker to core {offline}")),
+                "{msg}"
+            ),
+            Err(other) => panic!("wrong error kind: {other}"),
+            Ok(_) => panic!("a worker ran unpinned after the kernel refused core {offline}"),
+        }
+        assert!(CallerAffinity::try_join(&[offline]).is_err());
+        let err = check_cores(&[offline]).unwrap_err().to_string();
+        assert!(err.contains("online cores"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod conv;
 mod dense;
 pub(crate) mod pool;
 
-use crate::backend::{Backend, BackendKind, Kernel};
+use crate::backend::{check_run, Backend, BackendKind, Kernel};
 use crate::error::Result;
 use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
@@ -72,6 +72,19 @@ impl Kernel for ScalarKernel {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // PreparedLayer checked these already; a direct caller gets an error
+        // here rather than a panic inside the loops.
+        let out = match &self.layer {
+            OwnedLayer::Conv(spec, ..) => spec.output_shape(shape, k)?,
+            OwnedLayer::Pool(spec) => spec.output_shape(shape)?,
+            OwnedLayer::Linear(spec, ..) => spec.output_shape(shape, k)?,
+            OwnedLayer::Head(spec, ..) => spec.output_shape(shape, k)?,
+            OwnedLayer::Softmax => Layer::Softmax.output_shape(shape, k)?,
+        };
+        check_run(shape, out, input, output)?;
+        if out.is_empty() {
+            return Ok(());
+        }
         match &self.layer {
             OwnedLayer::Conv(spec, w, b) => {
                 conv::conv2d(spec, w, b.as_deref(), input, shape, k, output)

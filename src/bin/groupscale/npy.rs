@@ -14,6 +14,7 @@ pub struct Array {
 
 pub fn read_f32(path: &Path) -> anyhow::Result<Array> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    check_header(&bytes).with_context(|| format!("{} is not a valid .npy file", path.display()))?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .with_context(|| format!("{} is not a valid .npy file", path.display()))?;
     let descr = npy.dtype().descr();
@@ -30,6 +31,7 @@ pub fn read_f32(path: &Path) -> anyhow::Result<Array> {
         );
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    // `check_header` bounded the product by the file's size.
     let expected: usize = shape.iter().product();
     let data = npy
         .into_vec::<f32>()
@@ -42,6 +44,72 @@ pub fn read_f32(path: &Path) -> anyhow::Result<Array> {
         );
     }
     Ok(Array { shape, data })
+}
+
+/// The largest element count a .npy header may declare: the model layer's
+/// tensor limit (any input or weight array larger could not be used).
+const MAX_VALUES: usize = groupscale::model::limits::MAX_ELEMENTS;
+
+/// Checks the header's own numbers before npyz trusts them: the header must
+/// lie inside the file, and the shape must neither overflow nor promise more
+/// values than the file has bytes of data (at least one byte per value,
+/// whatever the dtype). npyz would otherwise multiply the dimensions
+/// unchecked and size buffers from them.
+fn check_header(bytes: &[u8]) -> anyhow::Result<()> {
+    if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
+        bail!("no .npy magic number");
+    }
+    let (len_at, width) = match bytes[6] {
+        1 => (8, 2),
+        2 | 3 => (8, 4),
+        v => bail!("unsupported .npy format version {v}"),
+    };
+    let Some(len_bytes) = bytes.get(len_at..len_at + width) else {
+        bail!("truncated header");
+    };
+    let header_len = len_bytes
+        .iter()
+        .rev()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    let data_at = len_at + width + header_len;
+    let Some(header) = bytes.get(len_at + width..data_at) else {
+        bail!(
+            "the header claims {header_len} bytes, but the file holds {}",
+            bytes.len()
+        );
+    };
+    let header = String::from_utf8_lossy(header);
+    let shape = header
+        .find("'shape'")
+        .map(|at| &header[at + "'shape'".len()..])
+        .and_then(|rest| {
+            let open = rest.find('(')?;
+            let close = rest[open..].find(')')? + open;
+            Some(&rest[open + 1..close])
+        })
+        .ok_or_else(|| anyhow::anyhow!("the header has no shape"))?;
+    let mut dims = Vec::new();
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d = d.trim_end_matches('L');
+        dims.push(
+            d.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("shape entry `{d}` is not a size"))?,
+        );
+    }
+    // Zero dimensions aside, the product must exist: npyz forms partial
+    // products (strides) of all of them.
+    let nonzero = dims
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_VALUES)
+        .ok_or_else(|| anyhow::anyhow!("shape {dims:?} has more than {MAX_VALUES} values"))?;
+    let values = if dims.contains(&0) { 0 } else { nonzero };
+    let data = bytes.len() - data_at;
+    if values > data {
+        bail!("header promises {values} values (shape {dims:?}), but the file holds only {data} bytes of data");
+    }
+    Ok(())
 }
 
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> anyhow::Result<()> {
