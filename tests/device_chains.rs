@@ -5,7 +5,8 @@
 //! launches. `model_fixture` checks their numbers on the shipped models.
 
 use groupscale::check::cases;
-use groupscale::check::selftest::targets;
+use groupscale::check::compare;
+use groupscale::check::selftest::{oracle_outputs, targets};
 use groupscale::{Chain, Layer};
 
 #[test]
@@ -40,9 +41,27 @@ fn resident_runs_match_full_runs() {
         chain
             .run(&case.input.data, shape, case.k, &mut full)
             .unwrap();
+        // The full run agrees with the oracle, and the resident run (the
+        // path the GPU benchmarks time) leaves exactly the full run's output.
+        let oracle = &oracle_outputs(std::slice::from_ref(&case))[0];
+        if let Err(m) = compare(&oracle.data, &full, case.depth()) {
+            panic!("{label}: the full run differs from the oracle: {m:?}");
+        }
         chain.upload(&case.input.data, shape).unwrap();
+        assert!(
+            chain.download(&mut vec![0.0; out.len()]).is_err(),
+            "{label}: a download with no run since the upload"
+        );
         chain.run_resident(shape, case.k).unwrap();
-        // After the resident run, the result is the same as the full run's.
+        let mut resident = vec![f32::NAN; out.len()];
+        assert!(chain.download(&mut resident[1..]).is_err(), "{label}");
+        chain.download(&mut resident).unwrap();
+        assert_eq!(
+            full.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            resident.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{label}: the resident run's output"
+        );
+        // After the resident run, a full run gives the same result again.
         let mut again = vec![0.0; out.len()];
         chain
             .run(&case.input.data, shape, case.k, &mut again)

@@ -139,6 +139,11 @@ pub trait Chain: Send {
     /// Runs every layer on the input left by the last `upload` or `run`,
     /// then waits for the device: the kernels' time alone, for benchmarks.
     fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()>;
+
+    /// Copies the output of the last run (`run` or `run_resident`) since the
+    /// last `upload` back. `output` must be exactly that output's length;
+    /// with no such run this is an error.
+    fn download(&mut self, output: &mut [f32]) -> Result<()>;
 }
 
 /// A layer prepared on one backend.

@@ -16,6 +16,8 @@ pub struct DeviceChain {
     input: DeviceBuffer,
     /// Layer i writes `activations[i % 2]`.
     activations: [DeviceBuffer; 2],
+    /// The element count of the last run's output, for `download`.
+    last_output: Option<usize>,
 }
 
 impl DeviceChain {
@@ -31,6 +33,7 @@ impl DeviceChain {
                 DeviceBuffer::new(&device, 0)?,
                 DeviceBuffer::new(&device, 0)?,
             ],
+            last_output: None,
         })
     }
 }
@@ -52,11 +55,13 @@ impl Chain for DeviceChain {
         check_len("output", last.len(), output.len())?;
         self.upload(input, shape)?;
         self.launch_all(shape, k)?;
+        self.last_output = Some(last.len());
         self.activations[(self.kernels.len() - 1) % 2].download_f32(output)
     }
 
     fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
         check_len("input", shape.len(), input.len())?;
+        self.last_output = None;
         self.input.ensure(4 * input.len())?;
         self.input.upload_f32(input)
     }
@@ -70,9 +75,18 @@ impl Chain for DeviceChain {
                 "the device input buffer is smaller than {shape}: upload it first"
             )));
         }
-        self.reserve_for(shape, k)?;
+        let last = self.reserve_for(shape, k)?;
         self.launch_all(shape, k)?;
+        self.last_output = Some(last.len());
         self.device.synchronize()
+    }
+
+    fn download(&mut self, output: &mut [f32]) -> Result<()> {
+        let Some(len) = self.last_output else {
+            return Err(crate::error::invalid("no run to download the output of"));
+        };
+        check_len("output", len, output.len())?;
+        self.activations[(self.kernels.len() - 1) % 2].download_f32(output)
     }
 }
 

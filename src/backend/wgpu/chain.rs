@@ -29,6 +29,8 @@ pub struct WgpuChain {
     gpu: Arc<Gpu>,
     kernels: Vec<GpuKernel>,
     buffers: Option<Buffers>,
+    /// The element count of the last run's output, for `download`.
+    last_output_len: Option<usize>,
 }
 
 impl WgpuChain {
@@ -40,6 +42,7 @@ impl WgpuChain {
             gpu,
             kernels,
             buffers: None,
+            last_output_len: None,
         })
     }
 
@@ -141,11 +144,14 @@ impl Chain for WgpuChain {
         self.gpu
             .submit_and_read(encoder, self.last_output(), &buffers.readback, output)
             .map_err(failure)?;
+        self.last_output_len = Some(last.len());
         check_gpu(&self.gpu)
     }
 
     fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
         check_len("input", shape.len(), input.len())?;
+        // Growing the buffers may replace the activations.
+        self.last_output_len = None;
         self.ensure([4 * input.len() as u64, 0, 0]);
         let buffers = self.buffers.as_ref().expect("reserve_for made the buffers");
         self.gpu
@@ -164,9 +170,26 @@ impl Chain for WgpuChain {
                 "the device input buffer is smaller than {shape}: upload it first"
             )));
         }
-        self.reserve_for(shape, k)?;
+        let last = self.reserve_for(shape, k)?;
         let encoder = self.encode_all(shape, k)?;
         self.gpu.submit_and_wait(encoder).map_err(failure)?;
+        self.last_output_len = Some(last.len());
+        check_gpu(&self.gpu)
+    }
+
+    fn download(&mut self, output: &mut [f32]) -> Result<()> {
+        let Some(len) = self.last_output_len else {
+            return Err(crate::error::invalid("no run to download the output of"));
+        };
+        check_len("output", len, output.len())?;
+        let encoder = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        let buffers = self.buffers.as_ref().expect("a run made the buffers");
+        self.gpu
+            .submit_and_read(encoder, self.last_output(), &buffers.readback, output)
+            .map_err(failure)?;
         check_gpu(&self.gpu)
     }
 }
