@@ -117,5 +117,11 @@ arm_suite thumbv7neon-unknown-linux-gnueabihf qemu-arm /usr/arm-linux-gnueabihf 
 step "benches build"
 cargo bench --no-run --quiet
 
+# libFuzzer on every parser and on random layers (scalar against cpu), from
+# the seed corpus in fuzz/corpus; installs nightly and cargo-fuzz when
+# missing. The long runs are recorded in docs/fuzzing.md.
+step "fuzz targets: built, then 20 s each"
+bash scripts/fuzz.sh 20
+
 echo
 echo "all checks passed"
