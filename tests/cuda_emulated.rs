@@ -153,9 +153,10 @@ fn half2_arithmetic_stays_within_f16_rounding() {
 
 /// The shipped models under half2 arithmetic: how far the logits move from
 /// PyTorch's (f32) and whether any of the fixture's predictions changes.
-/// The emulator's f16 arithmetic is slow, so only k = 1 and k = G run here;
-/// every k of both models gave 1.9e-4 to 7.5e-4 and no changed prediction
-/// (README, "How the CUDA backend works").
+/// Every k of both models: 1.9e-4 to 7.5e-4 measured, and no changed
+/// prediction (README, "How the CUDA backend works"). The bound: half2
+/// rounds every layer's activations to f16 (2^-11 relative), and the
+/// model's 8 weighted layers add at most 8 such errors.
 #[test]
 fn half2_on_the_shipped_models() {
     use safetensors::SafeTensors;
@@ -179,7 +180,7 @@ fn half2_on_the_shipped_models() {
         let (shape, input) = floats("input");
         let batch = shape[0];
         let mut session = groupscale::Session::new(&model, emulated(None, true), batch).unwrap();
-        for k in [1, model.groups()] {
+        for k in 1..=model.groups() {
             let (_, want) = floats(&format!("logits.{k}"));
             session.set_active_groups(k).unwrap();
             let got = session.infer(&input, batch).unwrap();
@@ -200,8 +201,16 @@ fn half2_on_the_shipped_models() {
                 "half2 {variant} k = {k}: relative error {:.2e}, {changed} of {batch} predictions changed",
                 worst / scale
             );
+            let layers = model
+                .layers()
+                .iter()
+                .filter(|l| {
+                    use groupscale::Layer;
+                    matches!(l, Layer::Conv2d(_) | Layer::Linear(_) | Layer::Head(_))
+                })
+                .count() as f32;
             assert!(
-                worst / scale < 2e-2,
+                worst / scale <= layers * 2f32.powi(-11),
                 "{variant} k = {k}: {:.2e}",
                 worst / scale
             );

@@ -18,6 +18,8 @@ pub struct DeviceChain {
     activations: [DeviceBuffer; 2],
     /// The element count of the last run's output, for `download`.
     last_output: Option<usize>,
+    /// The shape of the input on the device, for `run_resident`.
+    uploaded: Option<Shape4>,
 }
 
 impl DeviceChain {
@@ -34,6 +36,7 @@ impl DeviceChain {
                 DeviceBuffer::new(&device, 0)?,
             ],
             last_output: None,
+            uploaded: None,
         })
     }
 }
@@ -62,17 +65,19 @@ impl Chain for DeviceChain {
     fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
         check_len("input", shape.len(), input.len())?;
         self.last_output = None;
+        self.uploaded = None;
         self.input.ensure(4 * input.len())?;
-        self.input.upload_f32(input)
+        self.input.upload_f32(input)?;
+        self.uploaded = Some(shape);
+        Ok(())
     }
 
     fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()> {
-        // Only the size can be checked: the caller answers for having
-        // uploaded this shape's data. Checked before reserving, which would
-        // grow the buffer and drop what was uploaded.
-        if self.input.bytes() < 4 * shape.len() {
+        // Checked before reserving, which could grow the buffer and drop
+        // what was uploaded.
+        if self.uploaded != Some(shape) {
             return Err(Error::Shape(format!(
-                "the device input buffer is smaller than {shape}: upload it first"
+                "no input of shape {shape} is on the device: upload it first"
             )));
         }
         let last = self.reserve_for(shape, k)?;

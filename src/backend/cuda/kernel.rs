@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::device::{f32_bytes, Device, DeviceBuffer, Launch};
 use super::plan::{plan, Arithmetic, Operands, Tile};
-use crate::backend::Kernel;
+use crate::backend::{check_run, Kernel};
 use crate::error::Result;
 use crate::model::layer::Layer;
 use crate::model::shape::Shape4;
@@ -117,6 +117,9 @@ impl Kernel for CudaKernel {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // The launch is sized by `shape`, the buffers by the slices: they
+        // must agree, or the kernel reads and writes past its buffers.
+        check_run(shape, self.layer().output_shape(shape, k)?, input, output)?;
         self.input.ensure(4 * input.len())?;
         self.output.ensure(4 * output.len())?;
         self.input.upload_f32(input)?;

@@ -31,6 +31,8 @@ pub struct WgpuChain {
     buffers: Option<Buffers>,
     /// The element count of the last run's output, for `download`.
     last_output_len: Option<usize>,
+    /// The shape of the input on the device, for `run_resident`.
+    uploaded: Option<Shape4>,
 }
 
 impl WgpuChain {
@@ -43,6 +45,7 @@ impl WgpuChain {
             kernels,
             buffers: None,
             last_output_len: None,
+            uploaded: None,
         })
     }
 
@@ -72,6 +75,9 @@ impl WgpuChain {
         if self.buffers.is_none() || needs.iter().zip(&have).any(|(n, h)| n > h) {
             let capacity = [0, 1, 2].map(|i| needs[i].max(have[i]).max(4));
             self.buffers = Some(self.allocate(capacity));
+            // New buffers hold neither the input nor the last output.
+            self.uploaded = None;
+            self.last_output_len = None;
         }
     }
 
@@ -157,17 +163,16 @@ impl Chain for WgpuChain {
         self.gpu
             .queue
             .write_buffer(&buffers.input, 0, bytemuck::cast_slice(input));
+        self.uploaded = Some(shape);
         Ok(())
     }
 
     fn run_resident(&mut self, shape: Shape4, k: usize) -> Result<()> {
-        // Only the size can be checked: the caller answers for having
-        // uploaded this shape's data. Checked before reserving, which would
-        // grow the buffer and drop what was uploaded.
-        let uploaded = self.buffers.as_ref().map_or(0, |b| b.capacity[0]);
-        if uploaded < 4 * shape.len() as u64 {
+        // Checked before reserving, which could grow the buffers and drop
+        // what was uploaded.
+        if self.uploaded != Some(shape) {
             return Err(Error::Shape(format!(
-                "the device input buffer is smaller than {shape}: upload it first"
+                "no input of shape {shape} is on the device: upload it first"
             )));
         }
         let last = self.reserve_for(shape, k)?;

@@ -10,7 +10,7 @@ use wgpu::util::DeviceExt;
 use super::gpu::{Gpu, Pipeline};
 use super::params::{ConvParams, DenseParams, PoolParams, SoftmaxParams};
 use super::shaders::Entry;
-use crate::backend::{gpu_index, BackendKind, Kernel};
+use crate::backend::{check_run, gpu_index, BackendKind, Kernel};
 use crate::error::{Error, Result};
 
 use crate::model::layer::Layer;
@@ -349,6 +349,8 @@ impl Kernel for GpuKernel {
     }
 
     fn run(&mut self, input: &[f32], shape: Shape4, k: usize, output: &mut [f32]) -> Result<()> {
+        // The dispatch is sized by `shape`, the buffers by the slices.
+        check_run(shape, self.layer().output_shape(shape, k)?, input, output)?;
         self.ensure_io(4 * input.len() as u64, 4 * output.len() as u64);
         let io = self.io.as_ref().expect("ensure_io made the buffers");
         self.gpu
