@@ -623,6 +623,17 @@ fn the_cli_refuses_npy_headers_that_promise_more_than_the_file_holds() {
             },
             "header claims",
         ),
+        // Nested braces: npyz's header parser backtracks exponentially on
+        // them (12 took minutes; found by fuzzing).
+        (
+            "nested.npy",
+            std::fs::read(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fuzz/corpus/npy/nested-braces-10.npy"),
+            )
+            .unwrap(),
+            "brackets",
+        ),
     ] {
         std::fs::write(dir.path().join(name), bytes).unwrap();
         let out = run_args_small(&conv_args(dir.path(), name, &["--backend", "scalar"]));

@@ -50,6 +50,10 @@ pub fn read_f32(path: &Path) -> anyhow::Result<Array> {
 /// tensor limit (any input or weight array larger could not be used).
 const MAX_VALUES: usize = groupscale::model::limits::MAX_ELEMENTS;
 
+/// Brackets a header may open: `{` for the dict and `(` for the shape, with
+/// room to spare.
+const MAX_HEADER_BRACKETS: usize = 4;
+
 /// Checks the header's own numbers before npyz trusts them: the header must
 /// lie inside the file, and the shape must neither overflow nor promise more
 /// values than the file has bytes of data (at least one byte per value,
@@ -79,6 +83,20 @@ fn check_header(bytes: &[u8]) -> anyhow::Result<()> {
         );
     };
     let header = String::from_utf8_lossy(header);
+    // npyz parses the header with py_literal, a PEG parser that backtracks
+    // exponentially on nested brackets: 12 unclosed braces took minutes
+    // (found by fuzzing, fuzz/corpus/npy/nested-braces-*). The header numpy
+    // writes for a plain array is one flat dict holding one shape tuple.
+    let brackets = header
+        .chars()
+        .filter(|c| matches!(c, '{' | '[' | '('))
+        .count();
+    if brackets > MAX_HEADER_BRACKETS {
+        bail!(
+            "the header opens {brackets} brackets; a plain array's opens 2 \
+             (at most {MAX_HEADER_BRACKETS} are read)"
+        );
+    }
     let shape = header
         .find("'shape'")
         .map(|at| &header[at + "'shape'".len()..])
