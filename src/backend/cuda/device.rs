@@ -130,10 +130,6 @@ impl DeviceBuffer {
         self.ptr
     }
 
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     /// Makes room for `bytes`, reallocating only when it grows.
     pub fn ensure(&mut self, bytes: usize) -> Result<()> {
         if bytes > self.bytes {
