@@ -194,10 +194,11 @@ fn impossible_cpu_settings_are_errors() {
 // ---------------------------------------------------------------------------
 // Hostile numbers.
 
-/// The dilation and padding of the reported crashes: 3·d wraps to 2, and
-/// 2·p wraps to −2.
-const HUGE_DILATION: usize = 6_148_914_691_236_517_206;
-const HUGE_PADDING: usize = 9_223_372_036_854_775_807;
+/// The dilation and padding of the reported crashes (6148914691236517206
+/// and 9223372036854775807 on 64-bit targets): 3·d wraps to 2, and 2·p
+/// wraps to −2, whatever the width of usize.
+const HUGE_DILATION: usize = usize::MAX / 3 + 1;
+const HUGE_PADDING: usize = usize::MAX / 2;
 
 fn scalar() -> Arc<dyn Backend> {
     Arc::new(ScalarBackend)
