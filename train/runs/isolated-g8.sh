@@ -12,7 +12,7 @@ common=(--variant isolated --epochs ${EPOCHS:-8} --threads 1)
 if [ ! -f "$out/teacher-isolated-g4.teacher.pt" ]; then
     # Resumes from teacher-isolated-g4.teacher-ckpt.pt when it is there.
     $py train/train.py --variant isolated --groups 4 --joint --epochs ${TEACHER_EPOCHS:-12} --threads 1 \
-        --out "$out/teacher-isolated-g4" > results/train-teacher-isolated-g4.log 2>&1 &
+        --out "$out/teacher-isolated-g4" >> results/train-teacher-isolated-g4.log 2>&1 &
     teacher=$!
 fi
 $py train/train.py "${common[@]}" --groups 8 --out "$out/groupalexnet-isolated-g8" \
