@@ -7,6 +7,13 @@
 //!   `GROUPSCALE_CORES=0-3,6` configure the CPU backend.
 //! - `GROUPSCALE_CUDA_DEVICE=N` and `GROUPSCALE_CUDA_HALF2=1` configure the
 //!   CUDA backend (parsed in `backend::cuda::CudaOptions::from_env`).
+//! - `GROUPSCALE_STATE_FILE=PATH` moves the clock state file;
+//!   `GROUPSCALE_NVPMODEL=PATH` and `GROUPSCALE_JETSON_CLOCKS=PATH` name the
+//!   tools that change and restore Jetson clocks (`platform::guard`, and
+//!   docs/security.md for what a state file may ask of them).
+//! - `GROUPSCALE_EMULATOR_GUARD=end|start` puts the CUDA emulator's device
+//!   buffers at the end (default: over-reads fault) or the start (under-reads
+//!   fault) of their guard pages (`backend::cuda::emulator`).
 
 use crate::error::{Error, Result};
 
