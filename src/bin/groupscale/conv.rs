@@ -86,9 +86,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .map(npy::read_f32)
         .transpose()?
         .map(|b| b.data);
-    let layer = Conv2d::new(spec, weights, bias).context("layer")?;
+    let layer: groupscale::Layer = Conv2d::new(spec, weights, bias).context("layer")?.into();
+    // The shapes first: a layer that cannot run on this input is refused
+    // before any backend (and its driver) is opened.
+    layer.output_shape(shape, args.active)?;
     let backend = choose_backend(args.backend.as_deref(), None, None)?;
-    let mut prepared = PreparedLayer::new(&backend, layer.into())?;
+    let mut prepared = PreparedLayer::new(&backend, layer)?;
     let out_shape = prepared.output_shape(shape, args.active)?;
     let mut out = vec![0.0; out_shape.len()];
     prepared.run(&input.data, shape, args.active, &mut out)?;
