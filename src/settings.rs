@@ -11,9 +11,6 @@
 //!   `GROUPSCALE_NVPMODEL=PATH` and `GROUPSCALE_JETSON_CLOCKS=PATH` name the
 //!   tools that change and restore Jetson clocks (`platform::guard`, and
 //!   docs/security.md for what a state file may ask of them).
-//! - `GROUPSCALE_EMULATOR_GUARD=end|start` puts the CUDA emulator's device
-//!   buffers at the end (default: over-reads fault) or the start (under-reads
-//!   fault) of their guard pages (`backend::cuda::emulator`).
 
 use crate::error::{Error, Result};
 

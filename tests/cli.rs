@@ -178,7 +178,7 @@ fn selftest_passes_and_reports_skips() {
     // Every backend gets a line: its results where it ran, or why not. CUDA
     // runs on a machine with a GPU (or the emulator), and is skipped
     // elsewhere; either way it must say which.
-    for backend in ["neon", "cuda", "wgpu"] {
+    for backend in ["cuda", "wgpu"] {
         let line = stdout
             .lines()
             .find(|l| {
