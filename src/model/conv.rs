@@ -77,13 +77,7 @@ impl Conv2dSpec {
     /// Checks every parameter against the [`limits`]
     /// and the group structure; a spec that passes runs on every backend.
     pub fn validate(&self) -> Result<()> {
-        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
-            return Err(invalid("kernel, stride and dilation must be at least 1"));
-        }
-        limits::check_window("kernel", self.kernel)?;
-        limits::check_window("stride", self.stride)?;
-        limits::check_window("dilation", self.dilation)?;
-        limits::check_window("padding", self.padding)?;
+        self.check_window()?;
         limits::check_at_most(
             "input channels",
             self.in_channels,
@@ -97,6 +91,18 @@ impl Conv2dSpec {
             MAX_CHANNELS,
         )?;
         self.layout().validate()
+    }
+
+    /// Kernel, stride and dilation at least 1, and all four within
+    /// [`limits::MAX_WINDOW`]: what both `validate` and `output_hw` rely on.
+    fn check_window(&self) -> Result<()> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(invalid("kernel, stride and dilation must be at least 1"));
+        }
+        limits::check_window("kernel", self.kernel)?;
+        limits::check_window("stride", self.stride)?;
+        limits::check_window("dilation", self.dilation)?;
+        limits::check_window("padding", self.padding)
     }
 
     /// The dilated kernel's extent along `axis`: d·(k−1) + 1.
@@ -115,13 +121,7 @@ impl Conv2dSpec {
     /// floor((H + 2p − d·(kh−1) − 1)/s) + 1. Every step is checked; a spec
     /// past the limits or a side past [`MAX_SIDE`] is an `Error::Shape`.
     pub fn output_hw(&self, h: usize, w: usize) -> Result<(usize, usize)> {
-        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
-            return Err(invalid("kernel, stride and dilation must be at least 1"));
-        }
-        limits::check_window("kernel", self.kernel)?;
-        limits::check_window("stride", self.stride)?;
-        limits::check_window("dilation", self.dilation)?;
-        limits::check_window("padding", self.padding)?;
+        self.check_window()?;
         if h > MAX_SIDE || w > MAX_SIDE {
             return Err(limits::over(
                 "input height×width",
