@@ -42,39 +42,44 @@ pub const MAX_CPUS: usize = 4096;
 /// Parses a Linux CPU list such as `0-3,6`, of at most [`MAX_CPUS`] entries.
 /// Whether the cores exist is checked where the CPU backend is configured.
 pub fn parse_cpu_list(name: &'static str, value: &str) -> Result<Vec<usize>> {
-    let bad = |reason: &str| Error::Setting {
+    let bad = |reason: String| Error::Setting {
         name,
         value: value.into(),
-        reason: reason.into(),
+        reason,
     };
-    let mut cores = Vec::new();
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let number = |s: &str| {
-            s.trim()
-                .parse::<usize>()
-                .map_err(|_| bad("expected a list like 0-3,6"))
-        };
-        match part.split_once('-') {
-            Some((lo, hi)) => {
-                let (lo, hi) = (number(lo)?, number(hi)?);
-                if lo > hi {
-                    return Err(bad("a range runs from low to high"));
-                }
-                if hi - lo >= MAX_CPUS - cores.len() {
-                    return Err(bad(&format!("the list names more than {MAX_CPUS} cores")));
-                }
-                cores.extend(lo..=hi);
-            }
-            None => {
-                if cores.len() == MAX_CPUS {
-                    return Err(bad(&format!("the list names more than {MAX_CPUS} cores")));
-                }
-                cores.push(number(part)?)
-            }
-        }
-    }
+    let cores = cpu_list_entries(value).map_err(bad)?;
     if cores.is_empty() {
-        return Err(bad("the list names no core"));
+        return Err(bad("the list names no core".into()));
+    }
+    Ok(cores)
+}
+
+/// The cores a CPU list names (`0-3,6`; commas or spaces between parts; an
+/// empty list is empty), or why it is refused. Shared by the settings and
+/// the sysfs reader, so a hostile `online` file is capped like a variable.
+pub(crate) fn cpu_list_entries(text: &str) -> std::result::Result<Vec<usize>, String> {
+    let too_many = || format!("the list names more than {MAX_CPUS} cores");
+    // u64, not usize: on 32-bit ARM `0-100000000000` must be refused as too
+    // many cores, not as a malformed list.
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| "expected a list like 0-3,6".to_string())
+    };
+    let core = |n: u64| usize::try_from(n).map_err(|_| format!("no core is numbered {n}"));
+    let mut cores = Vec::new();
+    for part in text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((lo, hi)) => (number(lo)?, number(hi)?),
+            None => (number(part)?, number(part)?),
+        };
+        if lo > hi {
+            return Err("a range runs from low to high".into());
+        }
+        if hi - lo >= (MAX_CPUS - cores.len()) as u64 {
+            return Err(too_many());
+        }
+        cores.extend(core(lo)?..=core(hi)?);
     }
     Ok(cores)
 }
@@ -100,5 +105,12 @@ mod tests {
             assert!(err.contains("more than 4096 cores"), "{list}: {err}");
         }
         assert!(parse_cpu_list("X", &format!("0-{}", usize::MAX)).is_err());
+        // The sysfs reader shares the cap: a hostile `online` file is data.
+        assert_eq!(crate::platform::sysfs::parse_cpu_list("0-100000000000"), None);
+        assert_eq!(crate::platform::sysfs::parse_cpu_list(" \n"), Some(vec![]));
+        assert_eq!(
+            crate::platform::sysfs::parse_cpu_list("0-1 4"),
+            Some(vec![0, 1, 4])
+        );
     }
 }

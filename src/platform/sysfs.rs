@@ -110,26 +110,10 @@ fn io_error(path: &Path, e: std::io::Error, value: &str) -> PlatformError {
     }
 }
 
-/// Parses a Linux CPU list (`0-3,6`), as in `related_cpus` and `online`.
+/// Parses a Linux CPU list (`0-3,6`), as in `related_cpus` and `online`,
+/// capped at [`crate::settings::MAX_CPUS`] entries.
 pub fn parse_cpu_list(text: &str) -> Option<Vec<usize>> {
-    let mut cpus = Vec::new();
-    for part in text
-        .split([',', ' '])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        match part.split_once('-') {
-            Some((lo, hi)) => {
-                let (lo, hi): (usize, usize) = (lo.parse().ok()?, hi.parse().ok()?);
-                if lo > hi {
-                    return None;
-                }
-                cpus.extend(lo..=hi);
-            }
-            None => cpus.push(part.parse().ok()?),
-        }
-    }
-    Some(cpus)
+    crate::settings::cpu_list_entries(text).ok()
 }
 
 /// Formats CPUs as a Linux CPU list (`0-3,6`).
