@@ -90,6 +90,11 @@ step "cargo test"
 source scripts/cuda/tools.sh
 GROUPSCALE_NVRTC=$NVRTC GROUPSCALE_PTXAS=$PTXAS GROUPSCALE_EXPECT_NVRTC=1 \
     cargo test --all-targets $emulator
+# The emulator's device buffers end at a guard page by default (an
+# over-read faults); this places them at the start instead (an under-read
+# faults), for the tests that launch the CUDA kernels.
+GROUPSCALE_EMULATOR_GUARD=start cargo test $emulator --test cuda_emulated --test device_chains -- \
+    --skip half2_on_the_shipped_models
 cargo test --doc
 
 step "selftest from the command line"

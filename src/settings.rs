@@ -11,6 +11,9 @@
 //!   `GROUPSCALE_NVPMODEL=PATH` and `GROUPSCALE_JETSON_CLOCKS=PATH` name the
 //!   tools that change and restore Jetson clocks (`platform::guard`, and
 //!   docs/security.md for what a state file may ask of them).
+//! - `GROUPSCALE_EMULATOR_GUARD=end|start` puts the CUDA emulator's device
+//!   buffers at the end (default: over-reads fault) or the start (under-reads
+//!   fault) of their guard pages (`backend::cuda::emulator`).
 
 use crate::error::{Error, Result};
 
@@ -68,7 +71,11 @@ pub(crate) fn cpu_list_entries(text: &str) -> std::result::Result<Vec<usize>, St
     };
     let core = |n: u64| usize::try_from(n).map_err(|_| format!("no core is numbered {n}"));
     let mut cores = Vec::new();
-    for part in text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in text
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let (lo, hi) = match part.split_once('-') {
             Some((lo, hi)) => (number(lo)?, number(hi)?),
             None => (number(part)?, number(part)?),
@@ -106,7 +113,10 @@ mod tests {
         }
         assert!(parse_cpu_list("X", &format!("0-{}", usize::MAX)).is_err());
         // The sysfs reader shares the cap: a hostile `online` file is data.
-        assert_eq!(crate::platform::sysfs::parse_cpu_list("0-100000000000"), None);
+        assert_eq!(
+            crate::platform::sysfs::parse_cpu_list("0-100000000000"),
+            None
+        );
         assert_eq!(crate::platform::sysfs::parse_cpu_list(" \n"), Some(vec![]));
         assert_eq!(
             crate::platform::sysfs::parse_cpu_list("0-1 4"),

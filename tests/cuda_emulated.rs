@@ -2,7 +2,10 @@
 //! tile pinned in turn (the dispatcher would pick one per shape), the half2
 //! arithmetic with a tolerance derived from f16 rounding. `backends_match_oracle`,
 //! `model_fixture` and `device_chains` check the default configuration as
-//! `cuda/emulator`.
+//! `cuda/emulator`. The emulator's device memory is NaN-poisoned and
+//! guard-paged (`src/backend/cuda/emulator.rs`, whose unit tests plant
+//! bugs and show them caught); the last tests here plant them through the
+//! public `Kernel` API.
 #![cfg(feature = "cuda-emulator")]
 
 use std::sync::Arc;
@@ -214,4 +217,136 @@ fn half2_on_the_shipped_models() {
             assert_eq!(changed, 0, "{variant} k = {k}");
         }
     }
+}
+
+/// Set in a child process: run the planted call.
+const PLANT: &str = "GROUPSCALE_EMULATOR_PLANT";
+const REACHED: &str = "making the planted call";
+const REFUSED: &str = "the planted call was refused";
+const UNNOTICED: &str = "the planted call went unnoticed";
+
+/// Two groups of 1×1 convolutions (4 → 8 channels), both active, no ReLU,
+/// f32 weights and a bias, on a 2×4×3×5 input: the last input element is
+/// read by exactly the outputs of group 1 at image 1's last pixel.
+fn planted_case() -> Case {
+    let spec = groupscale::Conv2dSpec::new(4, 8, 1, 0, 2, groupscale::Connectivity::Isolated);
+    cases::conv_case("planted", spec, 2, [3, 5], 2, 7)
+}
+
+/// Output (image 1, channel co, pixel 14) of the 2×8×3×5 output, co in 4..8.
+fn reading_the_last_input() -> Vec<usize> {
+    (4..8).map(|co| (8 + co) * 15 + 14).collect()
+}
+
+/// Runs `test` again in a child process, alone, with [`PLANT`] set and
+/// buffers ending at their guard pages (whatever this run's placement).
+fn in_child(test: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PLANT, "1")
+        .env("GROUPSCALE_EMULATOR_GUARD", "end")
+        .output()
+        .unwrap()
+}
+
+/// `Kernel::run` called directly (not through `PreparedLayer`, which checks
+/// lengths) with an input one element shorter than its shape: the device
+/// input buffer is sized for the slice, the launch for the shape. Refusing
+/// is right (the `Kernel` trait says device kernels check again); a kernel
+/// that launches must die on the emulator's guard page, not return numbers.
+#[test]
+fn a_direct_kernel_run_on_a_short_input_is_refused_or_faults() {
+    let test = "a_direct_kernel_run_on_a_short_input_is_refused_or_faults";
+    let case = planted_case();
+    let (shape, data) = (case.input.shape, &case.input.data);
+    if std::env::var_os(PLANT).is_some() {
+        // No core file for a child meant to die.
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
+        let mut kernel = emulated(None, false).prepare(&case.layer).unwrap();
+        let mut out = vec![0.0; case.layer.output_shape(shape, case.k).unwrap().len()];
+        eprintln!("{REACHED}");
+        match kernel.run(&data[..data.len() - 1], shape, case.k, &mut out) {
+            Err(e) => eprintln!("{REFUSED}: {e}"),
+            Ok(()) => eprintln!("{UNNOTICED}: {out:?}"),
+        }
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let child = in_child(test);
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    let refused = child.status.success() && stderr.contains(REFUSED);
+    let faulted = child.status.signal() == Some(libc::SIGSEGV) && stderr.contains(REACHED);
+    assert!(
+        (refused || faulted) && !stderr.contains(UNNOTICED),
+        "the child neither refused nor faulted ({:?}):\n{stderr}",
+        child.status
+    );
+    eprintln!(
+        "a direct Kernel::run on a short input: {}",
+        if refused {
+            "refused"
+        } else {
+            "launched, and faulted on the guard page"
+        }
+    );
+}
+
+/// The same call after `reserve`, so the device input buffer is large
+/// enough and the launch reads the one element the slice left out of it:
+/// fresh device memory, which the emulator poisons. Refused, or NaN in
+/// exactly the outputs that read it; never the zero-filled answer.
+#[test]
+fn a_direct_kernel_run_on_a_short_input_after_reserve_is_refused_or_nan() {
+    let case = planted_case();
+    let (shape, data) = (case.input.shape, &case.input.data);
+    let want = &oracle_outputs(std::slice::from_ref(&case))[0].data;
+    let mut kernel = emulated(None, false).prepare(&case.layer).unwrap();
+    kernel.reserve(shape.n, shape.h, shape.w).unwrap();
+    let mut got = vec![0.0; want.len()];
+    if let Err(e) = kernel.run(&data[..data.len() - 1], shape, case.k, &mut got) {
+        eprintln!("a direct Kernel::run on a short input after reserve: refused ({e})");
+        return;
+    }
+    let poisoned = reading_the_last_input();
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        if poisoned.contains(&i) {
+            assert!(g.is_nan(), "output {i} reads the missing input: got {g}");
+        } else {
+            let allowed = tolerance(case.depth(), w);
+            assert!((g - w).abs() <= allowed, "output {i}: {g}, expected {w}");
+        }
+    }
+    eprintln!(
+        "a direct Kernel::run on a short input after reserve: launched, read poison, NaN in outputs {poisoned:?}"
+    );
+}
+
+/// A device chain reserved for a shape, then run resident with nothing
+/// uploaded: its input buffer is fresh device memory. Refused, or NaN in
+/// every output (each reads the poisoned input); never numbers.
+#[test]
+fn a_resident_run_after_reserve_with_nothing_uploaded_is_refused_or_nan() {
+    let case = planted_case();
+    let shape = case.input.shape;
+    let mut chain = emulated(None, false)
+        .prepare_chain(std::slice::from_ref(&case.layer))
+        .expect("a device chain")
+        .unwrap();
+    chain.reserve(shape, 2).unwrap();
+    if let Err(e) = chain.run_resident(shape, case.k) {
+        eprintln!("a resident run with nothing uploaded: refused ({e})");
+        return;
+    }
+    let mut got = vec![0.0; chain.output_shape(shape, case.k).unwrap().len()];
+    chain.download(&mut got).unwrap();
+    assert!(
+        got.iter().all(|v| v.is_nan()),
+        "a resident run on memory nobody wrote gave numbers: {got:?}"
+    );
+    eprintln!("a resident run with nothing uploaded: launched, read poison, every output NaN");
 }

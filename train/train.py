@@ -161,6 +161,7 @@ class GroupAlexNet(nn.Module):
         # fc7 features. Without it a new group, added to frozen groups that
         # already fit the data, gets little gradient and learns little.
         self.aux = nn.ModuleList([nn.Linear(f7 // groups, classes) for _ in range(groups)])
+        self.tie_aux = False
 
     def group_params(self, j):
         mods = [self.conv1.convs[j], self.conv1.norms[j], self.conv2.convs[j], self.conv2.norms[j],
@@ -216,7 +217,16 @@ class GroupAlexNet(nn.Module):
             # before it.
             h = self.features(x, s, frozen=frozen)[-1]
         per = h.shape[1] // s
-        return self.logits_from(h, s), self.aux[s - 1](h[:, (s - 1) * per:])
+        own = h[:, (s - 1) * per:]
+        if self.tie_aux:
+            # Group s's own classifier is its head slice W_s: the exported
+            # logits then add up k whole classifiers (an ensemble, whose
+            # argmax is the average's) instead of one classifier and k - 1
+            # residual corrections.
+            aux = own @ self.head_w[s - 1].t() + self.aux[s - 1].bias
+        else:
+            aux = self.aux[s - 1](own)
+        return self.logits_from(h, s), aux
 
 
 # ---------------------------------------------------------------- training
@@ -349,6 +359,7 @@ def train(args):
     if args.limit:
         xtr, ytr = xtr[:args.limit], ytr[:args.limit]
     model = GroupAlexNet(args.variant, args.widths, groups=args.groups)
+    model.tie_aux = args.tie_aux
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     ckpt = args.out + ".ckpt.pt"
     start_stage = 1
@@ -534,6 +545,8 @@ def main():
     p.add_argument("--aux-weight", type=float, default=0.5, help="weight of group s's own classifier loss")
     p.add_argument("--reset-from-stage", type=int, default=0,
                    help="resume from a checkpoint, re-initialising groups >= this stage and training them again")
+    p.add_argument("--tie-aux", action="store_true",
+                   help="group s's auxiliary classifier uses its head slice W_s (an ensemble of groups)")
     p.add_argument("--joint", action="store_true",
                    help="train every group at once on the k = G loss and write PREFIX.teacher.pt")
     p.add_argument("--teacher", help="a PREFIX.teacher.pt to distil from (soft targets of its k = G logits)")
