@@ -1,12 +1,13 @@
 //! The runtime manager on a simulated platform: a synthetic latency and
-//! power model stands in for the board, and the fake sysfs trees for its
+//! power model stands in for the board, frame-to-frame noise recorded on a
+//! real machine perturbs it, and the fake sysfs trees stand in for its
 //! clocks.
 
 mod common;
 
 use groupscale::manager::{
     Budget, ClockControl, Clocks, Manager, Measurement, OperatingPoint, Placement, ProfileTable,
-    ProfiledPoint,
+    ProfiledPoint, Tuning,
 };
 use groupscale::platform::{GuardOptions, Sysfs};
 use groupscale::BackendKind;
@@ -25,10 +26,45 @@ fn placement(label: &str, threads: usize) -> Placement {
     }
 }
 
+/// Batch-1 latency over the median of its k, frame after frame, as measured
+/// on the 2-vCPU CI machine by `examples/latency_noise.rs` (the command is in
+/// its header): a heavy tail (p95 1.17, p99 1.34, max 19x), not a uniform
+/// jitter, so a controller that plans on the median misses.
+fn recorded_ratios() -> Vec<f64> {
+    let ratios: Vec<f64> = include_str!("data/latency-noise.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.trim().parse().expect("a ratio per line"))
+        .collect();
+    assert!(
+        ratios.len() >= 1000,
+        "tests/data/latency-noise.txt is too short"
+    );
+    ratios
+}
+
+/// The recording replayed in order (bursts stay bursts) from a seeded start.
+fn recorded_noise(seed: u64) -> impl FnMut() -> f64 {
+    let ratios = recorded_ratios();
+    let mut at = StdRng::seed_from_u64(seed).random_range(0..ratios.len());
+    move || {
+        at = (at + 1) % ratios.len();
+        ratios[at]
+    }
+}
+
+/// The recording's 95th percentile: what a profile's p95 column holds.
+fn recorded_p95() -> f64 {
+    let mut ratios = recorded_ratios();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() * 95 / 100]
+}
+
 /// k = 1..4 on one or two cores at three clock rates: latency 1 ms per
 /// group on two cores at 1.4 GHz, scaling with 1/f and doubling on one core;
-/// power grows with f² and the core count.
-fn simulated_table() -> ProfileTable {
+/// power grows with f² and the core count. The p95 column is the median
+/// times `p95_over_median`.
+fn simulated_table_with(p95_over_median: f64) -> ProfileTable {
     let mut points = Vec::new();
     for (label, threads, speed, watts) in [("cpu x1", 1, 0.5, 1.0), ("cpu x2", 2, 1.0, 1.8)] {
         for mhz in [600u64, 1000, 1400] {
@@ -46,7 +82,7 @@ fn simulated_table() -> ProfileTable {
                         },
                     },
                     latency_ms,
-                    p95_ms: latency_ms * 1.05,
+                    p95_ms: latency_ms * p95_over_median,
                     power_mw: Some(power_mw),
                     energy_mj: Some(power_mw * latency_ms / 1000.0),
                     accuracy: ACCURACY[k - 1],
@@ -64,22 +100,27 @@ fn simulated_table() -> ProfileTable {
     }
 }
 
+/// The table a profile on the recorded machine gives: p95 from the data.
+fn simulated_table() -> ProfileTable {
+    simulated_table_with(recorded_p95())
+}
+
 /// Runs `frames` frames; `budget(frame)` and `load(frame)` shape the
-/// scenario. Returns, per frame, (chosen point, actual latency, met).
+/// scenario, `noise()` gives each frame's ratio to the profiled median.
+/// Returns, per frame, (chosen point, actual latency, met).
 fn simulate(
     manager: &mut Manager,
     frames: usize,
     budget: impl Fn(usize) -> f64,
     load: impl Fn(usize) -> f64,
-    seed: u64,
+    mut noise: impl FnMut() -> f64,
 ) -> Vec<(usize, f64, bool)> {
-    let mut rng = StdRng::seed_from_u64(seed);
     (0..frames)
         .map(|frame| {
             let limit = budget(frame);
             let choice = manager.select(Budget::LatencyMs(limit)).unwrap();
             let profiled = manager.point(choice.point).latency_ms;
-            let latency = profiled * load(frame) * rng.random_range(0.97..1.03);
+            let latency = profiled * load(frame) * noise();
             manager.observe(Measurement {
                 point: choice.point,
                 latency_ms: latency,
@@ -94,29 +135,85 @@ fn switches(trace: &[(usize, f64, bool)]) -> usize {
     trace.windows(2).filter(|w| w[0].0 != w[1].0).count()
 }
 
+/// Budgets that step up and down. Three steps down end 10 % above a point's
+/// median latency (4.4, 2.2 and 3.3 ms over 4, 2 and 3 ms): a controller
+/// that plans on the median stays on that point and misses the 16 % of
+/// recorded frames that run more than 10 % slow.
+const STEPS: [f64; 7] = [9.0, 4.4, 1.5, 6.6, 2.2, 9.0, 3.3];
+
+fn met_fraction(trace: &[(usize, f64, bool)]) -> f64 {
+    trace.iter().filter(|t| t.2).count() as f64 / trace.len() as f64
+}
+
 #[test]
 fn stepped_budget_is_met_on_95_percent_of_frames() {
-    let steps = [1.5, 3.0, 6.0, 9.0, 2.2, 4.5, 1.2];
-    let mut manager = Manager::new(simulated_table()).unwrap();
-    let trace = simulate(&mut manager, 7 * 200, |f| steps[f / 200], |_| 1.0, 1);
-    let met = trace.iter().filter(|t| t.2).count() as f64 / trace.len() as f64;
-    assert!(met >= 0.95, "budget met on {:.1}% of frames", 100.0 * met);
-    // It uses the budget: at 9 ms the most accurate point fits.
-    let at_9ms = trace[3 * 200 + 100].0;
-    assert_eq!(manager.point(at_9ms).point.k, 4);
-    // No oscillation: about one switch per budget step.
+    for seed in 0..8 {
+        let mut manager = Manager::new(simulated_table()).unwrap();
+        let trace = simulate(
+            &mut manager,
+            7 * 200,
+            |f| STEPS[f / 200],
+            |_| 1.0,
+            recorded_noise(seed),
+        );
+        let met = met_fraction(&trace);
+        assert!(
+            met >= 0.95,
+            "seed {seed}: budget met on {:.1}% of frames",
+            100.0 * met
+        );
+        // It uses the budget: at 9 ms the most accurate point fits.
+        let at_9ms = trace[5 * 200 + 100].0;
+        assert_eq!(manager.point(at_9ms).point.k, 4, "seed {seed}");
+        // No oscillation: about one switch per budget step.
+        assert!(
+            switches(&trace) <= 2 * STEPS.len(),
+            "seed {seed}: {} switches",
+            switches(&trace)
+        );
+    }
+}
+
+/// The test above can fail: a static lookup that plans on the median (a
+/// table whose p95 is its median, no learning from observations, no
+/// headroom) misses the budget on more than 5 % of the frames under the
+/// recorded noise, though it passed under the uniform ±3 % jitter this test
+/// used before.
+#[test]
+fn a_static_lookup_on_the_median_fails_the_stepped_budget() {
+    let static_lookup = Tuning {
+        smoothing: 0.0,
+        headroom: 0.0,
+    };
+    let run = |noise: &mut dyn FnMut() -> f64| {
+        let mut manager = Manager::with_tuning(simulated_table_with(1.0), static_lookup).unwrap();
+        met_fraction(&simulate(
+            &mut manager,
+            7 * 200,
+            |f| STEPS[f / 200],
+            |_| 1.0,
+            noise,
+        ))
+    };
+    // The stepped test runs the same eight replays and needs every one to
+    // meet 95 %; the static lookup stays below that on average.
+    let met: Vec<f64> = (0..8).map(|seed| run(&mut recorded_noise(seed))).collect();
+    let mean = met.iter().sum::<f64>() / met.len() as f64;
     assert!(
-        switches(&trace) <= 2 * steps.len(),
-        "{} switches",
-        switches(&trace)
+        mean < 0.95,
+        "a static median lookup met the budget on {:.1}% of frames on average ({met:?})",
+        100.0 * mean
     );
+    let mut rng = StdRng::seed_from_u64(1);
+    let met = run(&mut || rng.random_range(0.97..1.03));
+    assert_eq!(met, 1.0, "uniform jitter hides the tail");
 }
 
 #[test]
 fn recovers_within_a_few_frames_after_injected_load() {
     let mut manager = Manager::new(simulated_table()).unwrap();
     let load = |f: usize| if (300..600).contains(&f) { 1.8 } else { 1.0 };
-    let trace = simulate(&mut manager, 900, |_| 4.0, load, 2);
+    let trace = simulate(&mut manager, 900, |_| 4.0, load, recorded_noise(2));
     let misses_after_injection = trace[300..600].iter().position(|t| t.2).unwrap_or(300);
     let last_miss = trace[300..600]
         .iter()
