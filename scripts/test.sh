@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step prints the seconds spent so far: CI must stay under 40 minutes.
+step() { printf '\n== [%d s] %s\n' "$SECONDS" "$*"; }
 
 # Disk, not time, is what a clean CI build runs short of: the suite builds
 # for three targets with several feature sets, and full debug info plus
