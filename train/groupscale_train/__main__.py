@@ -43,6 +43,8 @@ def parser():
                    help="resume from a checkpoint, re-initialising groups >= this stage and training them again")
     p.add_argument("--tie-aux", action="store_true",
                    help="group s's auxiliary classifier uses its head slice W_s (an ensemble of groups)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="--tie-aux, and the k = s loss on the groups' average logits: each group a whole classifier")
     p.add_argument("--joint", action="store_true",
                    help="train every group at once on the k = G loss and write PREFIX.teacher.pt")
     p.add_argument("--teacher", help="a PREFIX.teacher.pt to distil from (soft targets of its k = G logits)")

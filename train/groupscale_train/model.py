@@ -51,6 +51,9 @@ class GroupAlexNet(nn.Module):
         # already fit the data, gets little gradient and learns little.
         self.aux = nn.ModuleList([nn.Linear(f7 // groups, classes) for _ in range(groups)])
         self.tie_aux = False
+        # Training only: the k = s loss sees the groups' average logit, not
+        # their sum (see forward_stage).
+        self.average_logits = False
 
     @property
     def head(self):
@@ -127,4 +130,13 @@ class GroupAlexNet(nn.Module):
             aux = own @ self.head_w[s - 1].t() + self.aux[s - 1].bias
         else:
             aux = self.aux[s - 1](own)
-        return self.logits_from(h, s), aux
+        logits = self.logits_from(h, s)
+        if self.average_logits:
+            # With tied classifiers each group's logits are full-scale, so
+            # their sum grows with s; a loss on the sum (label smoothing
+            # most of all) then pushes group s to cancel the frozen groups'
+            # confidence instead of adding its own evidence. The average
+            # keeps the scale of one classifier. Its argmax is the sum's, so
+            # the export (the sum, plus b_s) classifies identically.
+            logits = logits / s
+        return logits, aux

@@ -55,6 +55,7 @@ class TrainConfig:
     aux_weight: float = 0.5
     reset_from_stage: int = 0
     tie_aux: bool = False
+    ensemble: bool = False
     joint: bool = False
     teacher: Optional[str] = None
     distill_from_stage: int = 2
@@ -306,7 +307,8 @@ def train_incremental(cfg, data=None):
     xtr, ytr, xte, yte = _data(cfg, data)
     background = _dataset(cfg).background()
     model = build_model(cfg)
-    model.tie_aux = cfg.tie_aux
+    model.tie_aux = cfg.tie_aux or cfg.ensemble
+    model.average_logits = cfg.ensemble
     last_stage = _stage_range(cfg, model.groups)
     os.makedirs(os.path.dirname(cfg.out) or ".", exist_ok=True)
     ckpt = cfg.out + ".ckpt.pt"

@@ -30,16 +30,18 @@ def logits_at(model, x, ks):
     return {k: model(x, k) for k in ks}
 
 
-@pytest.mark.parametrize("variant,tie_aux", [("isolated", False), ("cumulative", False), ("isolated", True)])
-def test_each_stage_leaves_earlier_groups_bit_identical(tmp_path, variant, tie_aux):
+@pytest.mark.parametrize("variant,tie_aux,ensemble", [("isolated", False, False), ("cumulative", False, False),
+                                                      ("isolated", True, False), ("isolated", False, True)])
+def test_each_stage_leaves_earlier_groups_bit_identical(tmp_path, variant, tie_aux, ensemble):
     data = tiny_data()
     probe = images(8, seed=99)
-    model = train(tiny_config(tmp_path, variant=variant, groups=4, stop_after_stage=1, tie_aux=tie_aux), data)
+    model = train(tiny_config(tmp_path, variant=variant, groups=4, stop_after_stage=1, tie_aux=tie_aux,
+                              ensemble=ensemble), data)
     for s in (2, 3):
         before_logits = logits_at(model, probe, range(1, s))
         before = snapshot(model)
-        model = train(tiny_config(tmp_path, variant=variant, groups=4, stop_after_stage=s, tie_aux=tie_aux),
-                      data)
+        model = train(tiny_config(tmp_path, variant=variant, groups=4, stop_after_stage=s, tie_aux=tie_aux,
+                                  ensemble=ensemble), data)
         after = snapshot(model)
         after_logits = logits_at(model, probe, range(1, s))
         for k in range(1, s):
@@ -151,3 +153,17 @@ def test_joint_teacher_then_distilled_stages(tmp_path, capsys):
     model = train(cfg, data)
     assert os.path.exists(cfg.out + ".safetensors")
     assert model.groups == 2
+
+
+def test_ensemble_loss_sees_the_average_and_the_export_the_sum(tmp_path):
+    """--ensemble trains on the groups' average logits; the model (and so the
+    export) keeps the sum, whose argmax is the same."""
+    model = train(tiny_config(tmp_path, groups=4, stop_after_stage=2, ensemble=True), tiny_data())
+    assert model.tie_aux and model.average_logits
+    x = images(8, seed=5)
+    model.eval()
+    with torch.no_grad():
+        stage_logits, _ = model.forward_stage(x, 2)
+        summed = model(x, 2)
+    torch.testing.assert_close(stage_logits * 2, summed)
+    assert torch.equal(stage_logits.argmax(1), summed.argmax(1))
