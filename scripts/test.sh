@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, every test that can
-# run on this machine, and a build of the benches. It installs what it needs
-# when missing, so it works on a fresh machine.
+# The whole test suite, as CI runs it: formatting, lints (clippy
+# --all-targets checks the benches and examples too) and every test that can
+# run on this machine. It installs what it needs when missing, so it works on
+# a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -98,10 +99,22 @@ GROUPSCALE_EMULATOR_GUARD=start cargo test $emulator --test cuda_emulated --test
     --skip half2_on_the_shipped_models
 cargo test --doc
 
+# The binary `cargo test` built for the CLI tests (the test profile:
+# optimised, with debug assertions): a release build here would add 7
+# minutes to CI for no further check.
+bin=target/debug/groupscale
 step "selftest from the command line"
-cargo run --release --quiet $emulator -- selftest
-cargo run --release --quiet $emulator -- selftest --backend wgpu
-cargo run --release --quiet $emulator -- selftest --backend cuda
+$bin selftest
+$bin selftest --backend wgpu
+$bin selftest --backend cuda
+
+# The training kit (train/, the groupscale_train package): its pytest suite,
+# including exported models run by the binary above. The
+# venv lives outside the checkout, so PyTorch (a large download) is installed
+# once per machine, not on every CI run.
+step "training kit: pytest"
+GROUPSCALE_VENV="${GROUPSCALE_VENV:-$HOME/.cache/groupscale/train-venv}" GROUPSCALE_BIN="$PWD/$bin" \
+    bash scripts/test-python.sh --require-bin
 
 # The ARM suites, under qemu-user, for each core the boards have. They leave
 # out the wgpu feature: qemu-user has no GPU adapter to offer, the shaders
@@ -109,25 +122,32 @@ cargo run --release --quiet $emulator -- selftest --backend cuda
 # suites' time. (The ARM clippy runs above do build it.) Every core
 # emulated here has NEON (and VFPv4 on 32-bit), so NEON must run on each:
 # tests/expected_backends_ran.rs fails otherwise.
+#
+# They run the unit tests and every test that exercises code that differs by
+# architecture or by pointer width (the kernels, the shipped models, sizes
+# and parsers on 32-bit), not the command-line and signal tests, which run
+# the same code on every target and cost minutes under qemu.
+arm_tests=(--lib --test backends_match_oracle --test properties --test model_fixture
+    --test expected_backends_ran --test switching_k_allocates_nothing --test errors_not_panics
+    --test oracle_matches_f64_reference --test model_file --test datasets --test platform
+    --test state_file --test manager)
 arm_suite() {
     local target=$1 qemu=$2 sysroot=$3 cpu=$4
     step "ARM suite: $target on $cpu (qemu)"
     QEMU_CPU=$cpu GROUPSCALE_EXPECT_BACKENDS=cpu/neon,cpu/portable \
         GROUPSCALE_TEST_RUNNER="$qemu -L $sysroot" \
-        cargo test --target "$target" --no-default-features --features cpu,cli --lib --tests
+        cargo test --target "$target" --no-default-features --features cpu,cli "${arm_tests[@]}"
 }
 arm_suite aarch64-unknown-linux-gnu qemu-aarch64 /usr/aarch64-linux-gnu cortex-a57
 arm_suite thumbv7neon-unknown-linux-gnueabihf qemu-arm /usr/arm-linux-gnueabihf cortex-a15
 arm_suite thumbv7neon-unknown-linux-gnueabihf qemu-arm /usr/arm-linux-gnueabihf cortex-a7
 
-step "benches build"
-cargo bench --no-run --quiet
 
 # libFuzzer on every parser and on random layers (scalar against cpu), from
 # the seed corpus in fuzz/corpus; installs nightly and cargo-fuzz when
 # missing. The long runs are recorded in docs/fuzzing.md.
-step "fuzz targets: built, then 20 s each"
-bash scripts/fuzz.sh 20
+step "fuzz targets: built, then 10 s each"
+bash scripts/fuzz.sh 10
 
 echo
 echo "all checks passed"

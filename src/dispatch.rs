@@ -105,7 +105,7 @@ impl Registry {
     /// strict mode an error, else the preferred available backend.
     pub fn select(&self) -> Result<Selection> {
         let mut fallback = None;
-        if let Some(name) = settings::var("GROUPSCALE_BACKEND") {
+        if let Some(name) = settings::BACKEND.value() {
             let kind: BackendKind = name.parse()?;
             match self.get(kind) {
                 Ok(backend) => return Ok(Selection { backend, fallback }),

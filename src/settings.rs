@@ -1,29 +1,291 @@
-//! Environment overrides, parsed in one place.
-//!
-//! - `GROUPSCALE_BACKEND=scalar|cpu|neon|cuda|wgpu` forces the default backend.
-//! - `GROUPSCALE_STRICT=1` turns a forced choice that cannot be honoured into
-//!   an error instead of a fallback.
-//! - `GROUPSCALE_CPU_ISA=avx512|avx2|neon|portable`, `GROUPSCALE_THREADS=N` and
-//!   `GROUPSCALE_CORES=0-3,6` configure the CPU backend.
-//! - `GROUPSCALE_CUDA_DEVICE=N` and `GROUPSCALE_CUDA_HALF2=1` configure the
-//!   CUDA backend (parsed in `backend::cuda::CudaOptions::from_env`).
-//! - `GROUPSCALE_STATE_FILE=PATH` moves the clock state file;
-//!   `GROUPSCALE_NVPMODEL=PATH` and `GROUPSCALE_JETSON_CLOCKS=PATH` name the
-//!   tools that change and restore Jetson clocks (`platform::guard`, and
-//!   docs/security.md for what a state file may ask of them).
-//! - `GROUPSCALE_EMULATOR_GUARD=end|start` puts the CUDA emulator's device
-//!   buffers at the end (default: over-reads fault) or the start (under-reads
-//!   fault) of their guard pages (`backend::cuda::emulator`).
+//! Every environment setting ("knob") that the crate, its build script, its
+//! tests and its benches read, registered once in [`KNOBS`] with the values
+//! it accepts and its effect. The library reads its knobs only through
+//! [`Knob::value`]; `groupscale info` prints them with their current values;
+//! docs/knobs.md is generated from this table, and tests/knobs.rs fails when
+//! a `GROUPSCALE_*` name in the sources is not registered or the page is not
+//! current. The parsers for the values are here too.
 
 use crate::error::{Error, Result};
 
-/// The variable's value, if set and non-empty.
-pub fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// Who reads a knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The library and the binary, at run time.
+    Run,
+    /// The build script, when the crate is compiled.
+    Build,
+    /// The test suite and the benches only.
+    Test,
+}
+
+impl Scope {
+    pub fn heading(self) -> &'static str {
+        match self {
+            Self::Run => "Run time: the library and the binary",
+            Self::Build => "Build: build.rs",
+            Self::Test => "Tests and benches",
+        }
+    }
+}
+
+/// One environment setting.
+#[derive(Debug)]
+pub struct Knob {
+    pub name: &'static str,
+    /// What it accepts, as a user would write it.
+    pub values: &'static str,
+    /// What it changes, and the default when unset.
+    pub effect: &'static str,
+    pub scope: Scope,
+}
+
+impl Knob {
+    /// The variable's value, if set and non-empty.
+    pub fn value(&self) -> Option<String> {
+        std::env::var(self.name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+const fn knob(
+    name: &'static str,
+    values: &'static str,
+    effect: &'static str,
+    scope: Scope,
+) -> Knob {
+    Knob {
+        name,
+        values,
+        effect,
+        scope,
+    }
+}
+
+pub const BACKEND: Knob = knob(
+    "GROUPSCALE_BACKEND",
+    "scalar|cpu|neon|cuda|wgpu",
+    "the default backend (`dispatch`); falls back, with a note in `groupscale info`, when unavailable",
+    Scope::Run,
+);
+pub const STRICT: Knob = knob(
+    "GROUPSCALE_STRICT",
+    "1|0",
+    "a forced backend or CPU ISA that is unavailable is an error instead of a fallback",
+    Scope::Run,
+);
+pub const CPU_ISA: Knob = knob(
+    "GROUPSCALE_CPU_ISA",
+    "avx512|avx2|neon|portable",
+    "the CPU kernels (default: the best this CPU runs)",
+    Scope::Run,
+);
+pub const THREADS: Knob = knob(
+    "GROUPSCALE_THREADS",
+    "N (at least 1)",
+    "CPU worker threads (default: one per listed core, else all online cores)",
+    Scope::Run,
+);
+pub const CORES: Knob = knob(
+    "GROUPSCALE_CORES",
+    "a CPU list such as 0-3,6",
+    "pins the CPU workers to these online cores (task mapping on big.LITTLE); at most 4096 entries",
+    Scope::Run,
+);
+pub const CUDA_DEVICE: Knob = knob(
+    "GROUPSCALE_CUDA_DEVICE",
+    "N",
+    "which CUDA GPU (default 0)",
+    Scope::Run,
+);
+pub const CUDA_HALF2: Knob = knob(
+    "GROUPSCALE_CUDA_HALF2",
+    "1|0",
+    "half2 arithmetic for f16 weights on GPUs with fast f16 (default 0: f16 widened to f32)",
+    Scope::Run,
+);
+pub const NVRTC: Knob = knob(
+    "GROUPSCALE_NVRTC",
+    "/path/libnvrtc.so.N",
+    "the NVRTC library that compiles the kernels when no PTX was built for the GPU (default: searched for)",
+    Scope::Run,
+);
+pub const STATE_FILE: Knob = knob(
+    "GROUPSCALE_STATE_FILE",
+    "PATH",
+    "the clock state file (default /run/groupscale/clocks.json as root, else under XDG_STATE_HOME); see docs/security.md",
+    Scope::Run,
+);
+pub const NVPMODEL: Knob = knob(
+    "GROUPSCALE_NVPMODEL",
+    "PATH",
+    "the nvpmodel binary that sets and restores Jetson power modes (default /usr/sbin/nvpmodel)",
+    Scope::Run,
+);
+pub const JETSON_CLOCKS: Knob = knob(
+    "GROUPSCALE_JETSON_CLOCKS",
+    "PATH",
+    "the jetson_clocks binary that pins and restores Jetson clocks (default /usr/bin/jetson_clocks)",
+    Scope::Run,
+);
+pub const EMULATOR_GUARD: Knob = knob(
+    "GROUPSCALE_EMULATOR_GUARD",
+    "end|start",
+    "where the CUDA emulator puts a device buffer between its guard pages: at the end (default; over-reads fault) or the start (under-reads fault)",
+    Scope::Test,
+);
+pub const NVCC: Knob = knob(
+    "GROUPSCALE_NVCC",
+    "PATH",
+    "the nvcc that build.rs compiles the kernels to PTX with (default: PATH, CUDA_HOME, CUDA_PATH, /usr/local/cuda)",
+    Scope::Build,
+);
+pub const CUDA_ARCH: Knob = knob(
+    "GROUPSCALE_CUDA_ARCH",
+    "compute_NN",
+    "the virtual architecture of the PTX build.rs embeds (default compute_53, the Jetson Nano)",
+    Scope::Build,
+);
+pub const PTX_ARCH: Knob = knob(
+    "GROUPSCALE_PTX_ARCH",
+    "(set by build.rs)",
+    "passed from build.rs to the crate: the architecture of the embedded PTX; not a user setting",
+    Scope::Build,
+);
+pub const TEST_SEED: Knob = knob(
+    "GROUPSCALE_TEST_SEED",
+    "N",
+    "the seed of the random-shape tests (default: a fresh one, printed on failure)",
+    Scope::Test,
+);
+pub const TEST_RUNNER: Knob = knob(
+    "GROUPSCALE_TEST_RUNNER",
+    "a command, such as qemu-arm -L /usr/arm-linux-gnueabihf",
+    "runs the groupscale binary in the CLI tests (the ARM suites run it under qemu)",
+    Scope::Test,
+);
+pub const EXPECT_BACKENDS: Knob = knob(
+    "GROUPSCALE_EXPECT_BACKENDS",
+    "a comma list such as cpu/neon,cpu/portable",
+    "the backends and CPU kernels that must have run (default: what /proc/cpuinfo and the features say); tests/expected_backends_ran.rs fails otherwise",
+    Scope::Test,
+);
+pub const EXPECT_NVRTC: Knob = knob(
+    "GROUPSCALE_EXPECT_NVRTC",
+    "1",
+    "tests/cuda_nvrtc.rs fails instead of skipping when NVRTC is missing",
+    Scope::Test,
+);
+pub const PTXAS: Knob = knob(
+    "GROUPSCALE_PTXAS",
+    "PATH",
+    "the ptxas that tests/cuda_nvrtc.rs checks NVRTC's PTX with",
+    Scope::Test,
+);
+pub const NVRTC_CHILD: Knob = knob(
+    "GROUPSCALE_NVRTC_CHILD",
+    "(set by the test)",
+    "marks tests/cuda_nvrtc.rs's child process; not a user setting",
+    Scope::Test,
+);
+pub const EMULATOR_PLANT: Knob = knob(
+    "GROUPSCALE_EMULATOR_PLANT",
+    "(set by the test)",
+    "names the planted bug a CUDA emulator test's child process runs; not a user setting",
+    Scope::Test,
+);
+pub const BENCH_BATCH: Knob = knob(
+    "GROUPSCALE_BENCH_BATCH",
+    "N",
+    "the batch size of benches/conv_layers.rs (default 1)",
+    Scope::Test,
+);
+
+pub const BIN: Knob = knob(
+    "GROUPSCALE_BIN",
+    "PATH",
+    "the groupscale binary that the training kit's tests (train/tests) run exported models with; they skip, saying so, without it",
+    Scope::Test,
+);
+pub const REQUIRE_BIN: Knob = knob(
+    "GROUPSCALE_REQUIRE_BIN",
+    "1",
+    "the training kit's tests fail instead of skipping when GROUPSCALE_BIN is missing (CI sets it)",
+    Scope::Test,
+);
+
+pub const VENV: Knob = knob(
+    "GROUPSCALE_VENV",
+    "PATH",
+    "the Python venv scripts/test-python.sh runs the training kit's tests in (default target/train-venv; CI keeps one under ~/.cache/groupscale)",
+    Scope::Test,
+);
+
+/// Every knob, in the order docs/knobs.md lists them.
+pub const KNOBS: &[Knob] = &[
+    BACKEND,
+    STRICT,
+    CPU_ISA,
+    THREADS,
+    CORES,
+    CUDA_DEVICE,
+    CUDA_HALF2,
+    NVRTC,
+    STATE_FILE,
+    NVPMODEL,
+    JETSON_CLOCKS,
+    NVCC,
+    CUDA_ARCH,
+    PTX_ARCH,
+    EMULATOR_GUARD,
+    TEST_SEED,
+    TEST_RUNNER,
+    EXPECT_BACKENDS,
+    EXPECT_NVRTC,
+    PTXAS,
+    NVRTC_CHILD,
+    EMULATOR_PLANT,
+    BENCH_BATCH,
+    BIN,
+    REQUIRE_BIN,
+    VENV,
+];
+
+/// The registered knob called `name`.
+pub fn knob_named(name: &str) -> Option<&'static Knob> {
+    KNOBS.iter().find(|k| k.name == name)
+}
+
+/// docs/knobs.md: the registry as a Markdown page.
+pub fn knobs_markdown() -> String {
+    let mut page = String::from(
+        "# Environment settings\n\n\
+         Generated from `src/settings.rs` (`KNOBS`); `tests/knobs.rs` fails when this page\n\
+         is out of date (`UPDATE_KNOBS_DOC=1 cargo test --test knobs` rewrites it).\n\
+         `groupscale info` prints the run-time ones with their current values.\n",
+    );
+    for scope in [Scope::Run, Scope::Build, Scope::Test] {
+        page.push_str(&format!(
+            "\n## {}\n\n| variable | values | effect |\n|---|---|---|\n",
+            scope.heading()
+        ));
+        for k in KNOBS.iter().filter(|k| k.scope == scope) {
+            page.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                k.name,
+                k.values.replace('|', "\\|"),
+                k.effect
+            ));
+        }
+    }
+    page
 }
 
 pub fn strict() -> bool {
-    var("GROUPSCALE_STRICT").is_some_and(|v| !matches!(v.trim(), "0" | "false" | "no"))
+    STRICT
+        .value()
+        .is_some_and(|v| !matches!(v.trim(), "0" | "false" | "no"))
 }
 
 pub fn parse_count(name: &'static str, value: &str) -> Result<usize> {

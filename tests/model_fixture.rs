@@ -45,10 +45,24 @@ fn check_variant(variant: &str) {
     let batch = shape[0];
     assert_eq!(shape[1..], [1, 32, 32]);
 
-    let mut backends: Vec<(String, Arc<dyn Backend>)> =
-        vec![("scalar".into(), Arc::new(ScalarBackend))];
+    // Under qemu (the ARM suites set GROUPSCALE_TEST_RUNNER) the scalar
+    // backend, plain Rust with no per-architecture code, is most of this
+    // test's time (200 s a target), and the host suite already checks it
+    // against the same fixture; the kernels that differ per architecture
+    // still run.
+    let mut backends: Vec<(String, Arc<dyn Backend>)> = Vec::new();
+    if std::env::var_os("GROUPSCALE_TEST_RUNNER").is_some() {
+        eprintln!(
+            "scalar skipped under emulation (GROUPSCALE_TEST_RUNNER is set): checked on the host"
+        );
+    } else {
+        backends.push(("scalar".into(), Arc::new(ScalarBackend)));
+    }
     backends.extend(targets(None).into_iter().map(|t| (t.label, t.backend)));
-    assert!(backends.len() >= 2, "only the oracle ran");
+    assert!(
+        backends.iter().any(|(label, _)| label != "scalar"),
+        "only the oracle ran"
+    );
     for (label, backend) in backends {
         let mut session = Session::new(&model, backend, batch).unwrap();
         for k in 1..=model.groups() {

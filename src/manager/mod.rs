@@ -5,10 +5,12 @@
 pub mod apply;
 pub mod controller;
 pub mod point;
+pub mod profile;
 pub mod sweep;
 pub mod table;
 
 pub use apply::{apply, ClockControl};
 pub use controller::{Budget, Choice, Manager, Measurement, Reason, Tuning};
 pub use point::{Clocks, OperatingPoint, Placement};
+pub use profile::{profile, PointSet, ProfileOptions, Progress};
 pub use table::{pareto_front, ProfileTable, ProfiledPoint};

@@ -29,7 +29,7 @@ impl Tools {
     pub fn find(nvpmodel: Option<&Path>, jetson_clocks: Option<&Path>) -> Self {
         let jetson_clocks = jetson_clocks
             .map(Path::to_path_buf)
-            .or_else(|| crate::settings::var("GROUPSCALE_JETSON_CLOCKS").map(PathBuf::from))
+            .or_else(|| crate::settings::JETSON_CLOCKS.value().map(PathBuf::from))
             .or_else(|| {
                 let standard = PathBuf::from("/usr/bin/jetson_clocks");
                 standard.exists().then_some(standard)

@@ -87,7 +87,7 @@ impl Nvpmodel {
     pub fn find(binary: Option<&Path>) -> Option<Self> {
         let binary = binary
             .map(Path::to_path_buf)
-            .or_else(|| crate::settings::var("GROUPSCALE_NVPMODEL").map(PathBuf::from))
+            .or_else(|| crate::settings::NVPMODEL.value().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("/usr/sbin/nvpmodel"));
         binary.exists().then_some(Self {
             binary,

@@ -156,7 +156,7 @@ fn euid() -> u32 {
 /// else `$XDG_STATE_HOME/groupscale/clocks.json` (by default
 /// `~/.local/state/groupscale/clocks.json`).
 pub fn default_state_file() -> PathBuf {
-    if let Some(path) = crate::settings::var("GROUPSCALE_STATE_FILE") {
+    if let Some(path) = crate::settings::STATE_FILE.value() {
         return PathBuf::from(path);
     }
     if euid() == 0 {

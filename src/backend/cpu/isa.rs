@@ -109,7 +109,7 @@ impl FromStr for CpuIsa {
             .into_iter()
             .find(|isa| isa.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| Error::Setting {
-                name: "GROUPSCALE_CPU_ISA",
+                name: crate::settings::CPU_ISA.name,
                 value: s.into(),
                 reason: "expected avx512, avx2, neon or portable".into(),
             })

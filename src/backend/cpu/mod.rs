@@ -37,14 +37,14 @@ impl CpuConfig {
     /// strict mode says, since they are never what the user meant.
     pub fn from_env() -> Result<Self> {
         Ok(Self {
-            isa: settings::var("GROUPSCALE_CPU_ISA")
-                .map(|v| v.parse())
+            isa: settings::CPU_ISA.value().map(|v| v.parse()).transpose()?,
+            threads: settings::THREADS
+                .value()
+                .map(|v| settings::parse_count(settings::THREADS.name, &v))
                 .transpose()?,
-            threads: settings::var("GROUPSCALE_THREADS")
-                .map(|v| settings::parse_count("GROUPSCALE_THREADS", &v))
-                .transpose()?,
-            cores: settings::var("GROUPSCALE_CORES")
-                .map(|v| settings::parse_cpu_list("GROUPSCALE_CORES", &v))
+            cores: settings::CORES
+                .value()
+                .map(|v| settings::parse_cpu_list(settings::CORES.name, &v))
                 .transpose()?,
         })
     }

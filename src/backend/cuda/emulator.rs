@@ -72,7 +72,8 @@ impl Placement {
     /// On any other value: the emulator is for tests, and a test run that
     /// silently guards the other end would claim checks it did not make.
     pub fn from_env() -> Self {
-        match crate::settings::var("GROUPSCALE_EMULATOR_GUARD")
+        match crate::settings::EMULATOR_GUARD
+            .value()
             .as_deref()
             .map(str::trim)
         {
@@ -364,7 +365,7 @@ mod tests {
     use crate::model::group::Connectivity;
 
     /// Set in a child process to the bug it plants.
-    const PLANT: &str = "GROUPSCALE_EMULATOR_PLANT";
+    const PLANT: &str = crate::settings::EMULATOR_PLANT.name;
     /// The child's last words before the planted access...
     const REACHED: &str = "planting the bug now";
     /// ...and after it, if the access went unnoticed.

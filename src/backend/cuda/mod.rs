@@ -51,23 +51,20 @@ pub struct CudaOptions {
 
 impl CudaOptions {
     pub fn from_env() -> Result<Self> {
-        let device = match settings::var("GROUPSCALE_CUDA_DEVICE") {
+        let device = match settings::CUDA_DEVICE.value() {
             Some(v) => v.trim().parse().map_err(|_| Error::Setting {
-                name: "GROUPSCALE_CUDA_DEVICE",
+                name: settings::CUDA_DEVICE.name,
                 value: v.clone(),
                 reason: "expected a device number (0, 1, ...)".into(),
             })?,
             None => 0,
         };
-        let half2 = match settings::var("GROUPSCALE_CUDA_HALF2")
-            .as_deref()
-            .map(str::trim)
-        {
+        let half2 = match settings::CUDA_HALF2.value().as_deref().map(str::trim) {
             None | Some("0" | "false" | "no") => false,
             Some("1" | "true" | "yes") => true,
             Some(other) => {
                 return Err(Error::Setting {
-                    name: "GROUPSCALE_CUDA_HALF2",
+                    name: settings::CUDA_HALF2.name,
                     value: other.into(),
                     reason: "expected 1 or 0".into(),
                 })

@@ -44,7 +44,7 @@ struct Nvrtc {
 /// Where to look: the name the caller gave, else each known soname on the
 /// loader's path and then in the usual toolkit directories.
 fn candidates() -> Vec<PathBuf> {
-    if let Some(path) = settings::var("GROUPSCALE_NVRTC") {
+    if let Some(path) = settings::NVRTC.value() {
         return vec![PathBuf::from(path)];
     }
     let names = [
@@ -89,7 +89,7 @@ impl Nvrtc {
         let names: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
         Err(format!(
             "libnvrtc was not found (set GROUPSCALE_NVRTC to its path); tried {}",
-            if settings::var("GROUPSCALE_NVRTC").is_some() {
+            if settings::NVRTC.value().is_some() {
                 names.join(", ")
             } else {
                 format!("{} names", names.len())

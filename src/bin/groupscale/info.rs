@@ -29,6 +29,16 @@ pub fn run() -> anyhow::Result<Outcome> {
             println!("          note: {note}");
         }
     }
+    println!("settings (docs/knobs.md):");
+    for knob in groupscale::settings::KNOBS
+        .iter()
+        .filter(|k| k.scope == groupscale::settings::Scope::Run)
+    {
+        match knob.value() {
+            Some(value) => println!("  {} = {value}", knob.name),
+            None => println!("  {} unset", knob.name),
+        }
+    }
     let selection = groupscale::registry().select()?;
     println!("default backend: {}", selection.backend.kind());
     if let Some(why) = selection.fallback {

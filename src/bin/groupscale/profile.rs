@@ -2,17 +2,13 @@
 //! (k × placement × clocks), write the table the manager reads, and plot it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use groupscale::eval::{evaluate, EvalOptions};
 use groupscale::loader::builtin;
-use groupscale::manager::sweep::{backend_for, clock_settings, placements, time_inference};
-use groupscale::manager::{ClockControl, Clocks, OperatingPoint, ProfileTable, ProfiledPoint};
-use groupscale::platform::energy::EnergyMeter;
-use groupscale::platform::{power, GuardOptions, Sysfs};
-use groupscale::{Model, Session};
+use groupscale::manager::{self, PointSet, ProfileOptions, ProfileTable};
+use groupscale::platform::{GuardOptions, Sysfs, Tools};
+use groupscale::Model;
 
-use crate::{choose_backend, plots, Outcome};
+use crate::{plots, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -51,9 +47,6 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// Power sampling interval while profiling.
-const ENERGY_INTERVAL: Duration = Duration::from_millis(5);
-
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let model = builtin::open(&args.model)?;
     let table = profile(&model, &args)?;
@@ -77,163 +70,49 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// Measures the table; clocks are restored before it returns, error or not.
+/// The library's sweep ([`manager::profile`]) with a progress bar.
 pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
-    let sysfs = Sysfs::new(&args.sysfs_root);
     let mut data = groupscale::data::load(&args.data)?;
     data.truncate(args.images.max(1));
-    let mut inputs = Vec::new();
-    data.to_input(model.input(), 0..data.len(), &mut inputs)?;
-    let item = model.input().item_len();
-
-    // Accuracy and confidence depend on k only: evaluate them once.
-    let mut eval_session = Session::new(model, choose_backend(Some("cpu"), None, None)?, 50)?;
-    let quality = evaluate(
-        model,
-        &mut eval_session,
-        &data,
-        EvalOptions {
-            batch: 50,
-            latency_runs: 1,
-        },
-    )?;
-    drop(eval_session);
-
-    let mut left_out = Vec::new();
-    let mut all_placements = placements(&sysfs);
-    let (mut clocks, clock_notes) = match args.points.as_str() {
-        "all" => clock_settings(&sysfs),
-        "no-clocks" => (
-            vec![Clocks::default()],
-            vec!["clocks: not swept (--points no-clocks)".into()],
-        ),
-        "groups" => {
-            all_placements.retain(|p| p.backend == groupscale::BackendKind::Cpu);
-            all_placements = all_placements
-                .into_iter()
-                .max_by_key(|p| p.threads)
-                .into_iter()
-                .collect();
-            (
-                vec![Clocks::default()],
-                vec!["placements and clocks: not swept (--points groups)".into()],
-            )
-        }
-        other => anyhow::bail!("unknown --points `{other}` (expected all, no-clocks or groups)"),
+    let options = ProfileOptions {
+        points: args.points.parse::<PointSet>()?,
+        runs: args.runs,
+        sysfs: Sysfs::new(&args.sysfs_root),
+        guard: guard_options(args.state_file.as_deref(), args.nvpmodel_bin.as_deref()),
     };
-    left_out.extend(clock_notes);
-    let rails = power::rails(&sysfs);
-    if rails.is_empty() {
-        left_out.push("power and energy: no power sensors found".into());
-    }
-
-    let state_file = args
-        .state_file
-        .clone()
-        .unwrap_or_else(groupscale::platform::guard::default_state_file);
-    let mut control = ClockControl::new(
-        sysfs.clone(),
-        GuardOptions {
-            dry_run: false,
-            state_file: Some(state_file),
-            tools: groupscale::platform::Tools::find(args.nvpmodel_bin.as_deref(), None),
-            wait_for_lock: false,
-        },
-        args.nvpmodel_bin.as_deref(),
-    )?;
-    // Clocks that cannot be set (no permission) leave the rest to profile.
-    if clocks.len() > 1 {
-        if let Err(e) = control.apply(&clocks[1]).and_then(|()| control.restore()) {
-            left_out.push(format!("clocks: cannot be set here: {e}"));
-            clocks.truncate(1);
-        }
-    }
-
-    let mut sessions = Vec::new();
-    for placement in &all_placements {
-        match backend_for(placement).and_then(|b| Session::new(model, b, 1)) {
-            Ok(session) => sessions.push((placement.clone(), session)),
-            Err(e) => left_out.push(format!("placement {}: {e}", placement.label)),
-        }
-    }
-    let total = clocks.len() * sessions.len() * model.groups();
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
-        indicatif::ProgressBar::new(total as u64)
+        indicatif::ProgressBar::new(0)
     };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut points = Vec::with_capacity(total);
-    for setting in &clocks {
-        control.apply(setting)?;
-        for (placement, session) in &mut sessions {
-            for k in 1..=model.groups() {
-                let point = OperatingPoint {
-                    k,
-                    placement: placement.clone(),
-                    clocks: setting.clone(),
-                };
-                bar.set_message(point.label());
-                session.set_active_groups(k)?;
-                // With sensors, time long enough for several power samples.
-                let (meter, min_seconds) = if rails.is_empty() {
-                    (None, 0.0)
-                } else {
-                    let meter = EnergyMeter::start(&sysfs, rails.clone(), ENERGY_INTERVAL);
-                    (Some(meter), 10.0 * ENERGY_INTERVAL.as_secs_f64())
-                };
-                let (latency_ms, p95_ms, timed) =
-                    time_inference(session, &inputs, item, args.runs, min_seconds)?;
-                let (power_mw, energy_mj) = match meter {
-                    Some(meter) => {
-                        let report = meter.stop();
-                        let mw = report.total_millijoules / report.seconds.max(1e-9);
-                        // The warm-up ran inside the window too.
-                        let inferences = (timed + 3) as f64;
-                        (Some(mw), Some(report.total_millijoules / inferences))
-                    }
-                    None => (None, None),
-                };
-                let q = &quality[k - 1];
-                points.push(ProfiledPoint {
-                    point,
-                    latency_ms,
-                    p95_ms,
-                    power_mw,
-                    energy_mj,
-                    accuracy: q.accuracy,
-                    confidence: q.confidence,
-                });
-                bar.inc(1);
-            }
-        }
-    }
+    let table = manager::profile(model, &data, &options, &mut |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+        bar.set_message(p.point.label());
+    });
     bar.finish_and_clear();
-    control.restore()?;
-    Ok(ProfileTable {
-        model: model.name().to_string(),
-        groups: model.groups(),
-        machine: machine_description(),
-        points,
-        left_out,
-    })
+    Ok(table?)
 }
 
-fn machine_description() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name") || l.starts_with("Hardware"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores online")
+/// Clock changes recorded in `state_file` (else the default), made with
+/// the nvpmodel at `nvpmodel_bin` (else the standard one).
+pub fn guard_options(
+    state_file: Option<&std::path::Path>,
+    nvpmodel_bin: Option<&std::path::Path>,
+) -> GuardOptions {
+    GuardOptions {
+        dry_run: false,
+        state_file: Some(state_file.map_or_else(
+            groupscale::platform::guard::default_state_file,
+            std::path::Path::to_path_buf,
+        )),
+        tools: Tools::find(nvpmodel_bin, None),
+        wait_for_lock: false,
+    }
 }
 
 /// The dynamic range each knob adds, as the paper reports it.

@@ -210,22 +210,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         Some(path) => ProfileTable::load(path)?,
         None => {
             eprintln!("no --profile: profiling this machine at the clocks as found (groupscale profile does the full sweep)");
-            profile::profile(
-                &model,
-                &profile::Args {
-                    model: args.model.clone(),
-                    points: "no-clocks".into(),
-                    data: args.input.clone(),
-                    runs: 15,
-                    images: 200,
-                    output: PathBuf::new(),
-                    plots: None,
-                    sysfs_root: args.sysfs_root.clone(),
-                    state_file: args.state_file.clone(),
-                    nvpmodel_bin: args.nvpmodel_bin.clone(),
-                    quiet: true,
-                },
-            )?
+            let mut data = groupscale::data::load(&args.input)?;
+            data.truncate(200);
+            let options = groupscale::manager::ProfileOptions {
+                points: groupscale::manager::PointSet::NoClocks,
+                runs: 15,
+                sysfs: groupscale::platform::Sysfs::new(&args.sysfs_root),
+                guard: profile::guard_options(
+                    args.state_file.as_deref(),
+                    args.nvpmodel_bin.as_deref(),
+                ),
+            };
+            groupscale::manager::profile(&model, &data, &options, &mut |_| {})?
         }
     };
     if table.groups != model.groups() {
