@@ -25,14 +25,19 @@ pub struct Probe {
     pub note: Option<String>,
 }
 
+/// Each backend is probed the first time it is asked for, and only then:
+/// `--backend cpu` never starts a Vulkan or CUDA driver (which can print
+/// warnings, take seconds, or fail under a memory limit).
 pub struct Registry {
-    probes: Vec<Probe>,
+    probes: [OnceLock<Probe>; BackendKind::ALL.len()],
 }
 
-/// The backends of this process, detected on first use.
+/// The backends of this process, each detected on first use.
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::detect)
+    REGISTRY.get_or_init(|| Registry {
+        probes: Default::default(),
+    })
 }
 
 /// The backend to use when the caller names none (see [`Registry::select`]).
@@ -40,7 +45,8 @@ pub fn default_backend() -> Result<Arc<dyn Backend>> {
     registry().select().map(|s| s.backend)
 }
 
-/// A named backend, or an error saying why it is unavailable.
+/// A named backend, or an error saying why it is unavailable. Probes that
+/// backend alone.
 pub fn backend(kind: BackendKind) -> Result<Arc<dyn Backend>> {
     registry().get(kind)
 }
@@ -51,37 +57,37 @@ pub struct Selection {
     pub fallback: Option<String>,
 }
 
+fn detect(kind: BackendKind) -> Probe {
+    let (backend, note) = match kind {
+        BackendKind::Scalar => (Ok(Arc::new(ScalarBackend) as Arc<dyn Backend>), None),
+        BackendKind::Cpu => probe_cpu(),
+        BackendKind::Neon => (backend::neon::probe(), None),
+        BackendKind::Cuda => (backend::cuda::probe(), None),
+        BackendKind::Wgpu => (backend::wgpu::probe(), None),
+    };
+    Probe {
+        kind,
+        backend,
+        note,
+    }
+}
+
 impl Registry {
-    fn detect() -> Self {
-        let probes = BackendKind::ALL
+    /// Every backend, probing those not probed yet.
+    pub fn probes(&self) -> Vec<&Probe> {
+        BackendKind::ALL
             .into_iter()
-            .map(|kind| {
-                let (backend, note) = match kind {
-                    BackendKind::Scalar => (Ok(Arc::new(ScalarBackend) as Arc<dyn Backend>), None),
-                    BackendKind::Cpu => probe_cpu(),
-                    BackendKind::Neon => (backend::neon::probe(), None),
-                    BackendKind::Cuda => (backend::cuda::probe(), None),
-                    BackendKind::Wgpu => (backend::wgpu::probe(), None),
-                };
-                Probe {
-                    kind,
-                    backend,
-                    note,
-                }
-            })
-            .collect();
-        Self { probes }
+            .map(|kind| self.probe(kind))
+            .collect()
     }
 
-    pub fn probes(&self) -> &[Probe] {
-        &self.probes
-    }
-
-    fn probe(&self, kind: BackendKind) -> &Probe {
-        self.probes
+    /// One backend's probe, made now if it was not made yet.
+    pub fn probe(&self, kind: BackendKind) -> &Probe {
+        let index = BackendKind::ALL
             .iter()
-            .find(|p| p.kind == kind)
-            .expect("every kind is probed")
+            .position(|&k| k == kind)
+            .expect("every kind is in ALL");
+        self.probes[index].get_or_init(|| detect(kind))
     }
 
     pub fn get(&self, kind: BackendKind) -> Result<Arc<dyn Backend>> {
@@ -95,8 +101,8 @@ impl Registry {
     }
 
     pub fn available(&self) -> Vec<Arc<dyn Backend>> {
-        self.probes
-            .iter()
+        self.probes()
+            .into_iter()
             .filter_map(|p| p.backend.clone().ok())
             .collect()
     }

@@ -377,3 +377,39 @@ fn bad_model_and_data_arguments_fail_cleanly() {
         "junk.safetensors",
     );
 }
+
+/// A first run in a container (no XDG_RUNTIME_DIR) prints no `error:` line:
+/// Mesa's Vulkan driver complains without that variable, so the binary
+/// points it at a private directory before probing; and `--backend cpu`
+/// probes no GPU driver at all.
+#[test]
+fn a_first_run_without_xdg_runtime_dir_prints_no_error_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["info"][..],
+        &[
+            "bench",
+            "--backend",
+            "cpu",
+            "--k",
+            "1",
+            "--runs",
+            "1",
+            "--layers",
+            "L1",
+        ][..],
+    ] {
+        let out = common::groupscale_command()
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("TMPDIR", tmp.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.lines().any(|l| l.to_lowercase().contains("error")),
+            "{args:?} printed: {stderr}"
+        );
+    }
+}

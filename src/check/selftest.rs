@@ -22,7 +22,12 @@ pub struct Target {
 /// given; the CPU backend once per instruction set this CPU supports.
 pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
     let mut targets = Vec::new();
-    for probe in dispatch::registry().probes() {
+    // A named backend is the only one probed.
+    let probes = match only {
+        Some(kind) => vec![dispatch::registry().probe(kind)],
+        None => dispatch::registry().probes(),
+    };
+    for probe in probes {
         let Ok(backend) = &probe.backend else {
             continue;
         };

@@ -13,6 +13,8 @@ mod info;
 mod npy;
 mod plots;
 mod profile;
+#[cfg(unix)]
+mod runtime_dir;
 mod selftest;
 mod serve;
 
@@ -78,6 +80,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(unix)]
+    runtime_dir::ensure();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {

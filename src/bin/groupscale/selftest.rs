@@ -64,7 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         ok &= outcome.ok();
     }
-    for probe in groupscale::registry().probes() {
+    let probes = match only {
+        Some(kind) => vec![groupscale::registry().probe(kind)],
+        None => groupscale::registry().probes(),
+    };
+    for probe in probes {
         if let Err(why) = &probe.backend {
             println!("{:<14} skipped: {why}", probe.kind.to_string());
         }
