@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The G = 8 isolated GroupAlexNet: a jointly trained G = 4 teacher, then the
-# incremental stages, stage 1 alone and stages 2-8 distilling from the
-# teacher. Teacher and stage 1 run side by side, one thread each; both resume
-# from their checkpoints when run again.
+# incremental stages, stage 1 alone and stages 2-8 as an ensemble of whole
+# classifiers (--ensemble, docs/training.md) distilling from the teacher.
+# Teacher and stage 1 run side by side, one thread each; both resume from
+# their checkpoints when run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 py=${PYTHON:-target/train-venv/bin/python}
@@ -20,5 +21,5 @@ $py train/train.py "${common[@]}" --groups 8 --out "$out/groupalexnet-isolated-g
 if [ -n "${teacher:-}" ]; then
     wait "$teacher" || { echo "the teacher failed; see results/train-teacher-isolated-g4.log" >&2; exit 1; }
 fi
-$py train/train.py "${common[@]}" --groups 8 --out "$out/groupalexnet-isolated-g8" \
+$py train/train.py "${common[@]}" --groups 8 --out "$out/groupalexnet-isolated-g8" --ensemble \
     --teacher "$out/teacher-isolated-g4.teacher.pt" >> results/train-isolated-g8.log 2>&1
