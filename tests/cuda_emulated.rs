@@ -154,7 +154,7 @@ fn half2_arithmetic_stays_within_f16_rounding() {
 /// The shipped models under half2 arithmetic: how far the logits move from
 /// PyTorch's (f32) and whether any of the fixture's predictions changes.
 /// Every k of both models: 1.9e-4 to 7.5e-4 measured, and no changed
-/// prediction (README, "How the CUDA backend works"). The bound: half2
+/// prediction (docs/backends.md, "How the CUDA backend works"). The bound: half2
 /// rounds every layer's activations to f16 (2^-11 relative), and the
 /// model's 8 weighted layers add at most 8 such errors.
 #[test]

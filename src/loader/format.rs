@@ -66,7 +66,7 @@ fn one() -> usize {
 }
 
 /// One layer of the chain. Grouped layers store their weights as one tensor
-/// per group, `{name}.weight.{j}`; see `docs` in the README for shapes.
+/// per group, `{name}.weight.{j}`; see docs/design.md for shapes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LayerEntry {
