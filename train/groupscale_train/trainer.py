@@ -235,6 +235,26 @@ def _data(cfg, data):
 
 # ---------------------------------------------------------------- trainers
 
+def _run_epoch(cfg, opt, sched, n, label, step_loss):
+    """One pass over a fresh permutation of the n training images, one SGD
+    step per batch on step_loss(indices). Returns (mean loss, seconds)."""
+    perm = torch.randperm(n)
+    te = time.time()
+    total, seen = 0.0, 0
+    with _progress(cfg, math.ceil(n / cfg.batch), label) as bar:
+        for i in range(0, n, cfg.batch):
+            idx = perm[i:i + cfg.batch]
+            loss = step_loss(idx)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+            bar.update(1, loss=total / seen)
+    return total / seen, time.time() - te
+
+
 def train_joint(cfg, data=None):
     """The whole network, every group at once, trained on the k = G loss: the
     teacher for distillation, and the ceiling incremental training aims at.
@@ -266,27 +286,17 @@ def train_joint(cfg, data=None):
         first_epoch, log, spent = state["epoch"], state["log"], state["seconds"]
         print(f"resumed after epoch {first_epoch}", flush=True)
     t0 = time.time() - spent
-    batches = math.ceil(len(xtr) / cfg.batch)
     for epoch in range(first_epoch, epochs):
         model.train()
-        perm = torch.randperm(len(xtr))
-        te = time.time()
-        total, seen = 0.0, 0
-        with _progress(cfg, batches, f"joint epoch {epoch + 1}/{epochs}") as bar:
-            for i in range(0, len(xtr), cfg.batch):
-                idx = perm[i:i + cfg.batch]
-                loss = F.cross_entropy(model(augment(xtr[idx], background), g), ytr[idx],
-                                       label_smoothing=cfg.smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += loss.item() * len(idx)
-                seen += len(idx)
-                bar.update(1, loss=total / seen)
+
+        def step_loss(idx):
+            return F.cross_entropy(model(augment(xtr[idx], background), g), ytr[idx],
+                                   label_smoothing=cfg.smoothing)
+
+        mean_loss, seconds = _run_epoch(cfg, opt, sched, len(xtr), f"joint epoch {epoch + 1}/{epochs}", step_loss)
         acc, conf = evaluate(model, xte, yte, g)
-        line = dict(joint=True, epoch=epoch + 1, loss=total / seen, test_acc=acc, test_conf=conf,
-                    epoch_s=time.time() - te, elapsed_s=time.time() - t0)
+        line = dict(joint=True, epoch=epoch + 1, loss=mean_loss, test_acc=acc, test_conf=conf,
+                    epoch_s=seconds, elapsed_s=time.time() - t0)
         log.append(line)
         print(json.dumps(line), flush=True)
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
@@ -327,7 +337,6 @@ def train_incremental(cfg, data=None):
         print(f"resumed at stage {start_stage}", flush=True)
     t0 = time.time()
     probe = xte[:_opt(cfg, "freeze_probe", 64)]
-    batches = math.ceil(len(xtr) / cfg.batch)
     for s in range(start_stage, last_stage + 1):
         before = probe_logits(model, probe, range(1, s))
         teacher = load_teacher(cfg.teacher) if cfg.teacher and s >= cfg.distill_from_stage else None
@@ -338,31 +347,23 @@ def train_incremental(cfg, data=None):
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.2)
         for epoch in range(epochs):
             set_stage(model, s)
-            perm = torch.randperm(len(xtr))
-            te = time.time()
-            total, seen = 0.0, 0
-            with _progress(cfg, batches, f"stage {s}/{model.groups} epoch {epoch + 1}/{epochs}") as bar:
-                for i in range(0, len(xtr), cfg.batch):
-                    idx = perm[i:i + cfg.batch]
-                    xb = augment(xtr[idx], background)
-                    logits, aux = model.forward_stage(xb, s)
-                    hard = F.cross_entropy(logits, ytr[idx], label_smoothing=cfg.smoothing)
-                    if teacher is not None:
-                        with torch.no_grad():
-                            soft_targets = teacher(xb, teacher.groups)
-                        hard = ((1 - cfg.distill_weight) * hard
-                                + cfg.distill_weight * distill_loss(logits, soft_targets, cfg.temperature))
-                    loss = hard + cfg.aux_weight * F.cross_entropy(aux, ytr[idx])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    total += loss.item() * len(idx)
-                    seen += len(idx)
-                    bar.update(1, loss=total / seen)
+
+            def step_loss(idx):
+                xb = augment(xtr[idx], background)
+                logits, aux = model.forward_stage(xb, s)
+                hard = F.cross_entropy(logits, ytr[idx], label_smoothing=cfg.smoothing)
+                if teacher is not None:
+                    with torch.no_grad():
+                        soft_targets = teacher(xb, teacher.groups)
+                    hard = ((1 - cfg.distill_weight) * hard
+                            + cfg.distill_weight * distill_loss(logits, soft_targets, cfg.temperature))
+                return hard + cfg.aux_weight * F.cross_entropy(aux, ytr[idx])
+
+            mean_loss, seconds = _run_epoch(cfg, opt, sched, len(xtr),
+                                            f"stage {s}/{model.groups} epoch {epoch + 1}/{epochs}", step_loss)
             acc, conf = evaluate(model, xte, yte, s)
-            line = dict(stage=s, epoch=epoch + 1, loss=total / seen, test_acc=acc, test_conf=conf,
-                        epoch_s=time.time() - te, elapsed_s=time.time() - t0)
+            line = dict(stage=s, epoch=epoch + 1, loss=mean_loss, test_acc=acc, test_conf=conf,
+                        epoch_s=seconds, elapsed_s=time.time() - t0)
             log.append(line)
             print(json.dumps(line), flush=True)
         # Nothing is saved from a stage that moved an earlier k.
