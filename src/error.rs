@@ -58,6 +58,10 @@ pub enum Error {
     #[error("profile: {0}")]
     Profile(String),
 
+    /// A budget that is not a positive number of ms or mJ.
+    #[error("budget: {0}")]
+    Budget(String),
+
     /// A dataset or image that cannot be read.
     #[error("data: {0}")]
     Data(String),

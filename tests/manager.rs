@@ -340,3 +340,50 @@ fn clocks_are_restored_after_a_run_and_after_an_error() {
     );
     tree.assert_unchanged(&before, "after an error");
 }
+
+/// The serving loop in process: it follows the budget, counts the switches
+/// and budget changes, and refuses what it cannot serve.
+#[test]
+fn the_server_follows_the_budget_frame_by_frame() {
+    use groupscale::manager::Server;
+    let model = groupscale::loader::builtin::model("cumulative").unwrap();
+    let groups = model.groups();
+    let mut server =
+        Server::new(&model, common::serving::serving_table(groups), None, None).unwrap();
+    let image = vec![0.1f32; model.input().item_len()];
+    let mut ks = Vec::new();
+    for budget in [1000.0, 1000.0, 1e-6, 1e-6, 1000.0] {
+        let report = server.run_frame(Budget::LatencyMs(budget), &image).unwrap();
+        ks.push(server.manager().point(report.start.point).point.k);
+        assert_eq!(server.session().active_groups(), *ks.last().unwrap());
+    }
+    assert_eq!(ks, [groups, groups, 1, 1, groups]);
+    let stats = server.finish().unwrap();
+    assert!(!stats.allocations_counted);
+    assert_eq!(
+        (stats.frames, stats.switches, stats.budget_changes),
+        (5, 2, 2)
+    );
+    assert_eq!(stats.k_switch.count, 2);
+    assert_eq!(stats.log.len(), 3, "{:?}", stats.log);
+    assert!(stats.log[1].contains("no point meets"), "{:?}", stats.log);
+
+    // Frames out of order, a table for another model, and clocks without
+    // a clock control are errors, not panics.
+    let mut server =
+        Server::new(&model, common::serving::serving_table(groups), None, None).unwrap();
+    assert!(server.end_frame(1.0, None).is_err());
+    let e = Server::new(
+        &model,
+        common::serving::serving_table(groups + 1),
+        None,
+        None,
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("groups"), "{e}");
+    let mut table = common::serving::serving_table(groups);
+    table.points[0].point.clocks.cpu_khz = vec![(0, 1_000_000)];
+    let e = Server::new(&model, table, None, None).err().unwrap();
+    assert!(e.to_string().contains("no clock control"), "{e}");
+}

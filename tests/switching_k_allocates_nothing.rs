@@ -5,6 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod common;
+
 use groupscale::presets::alexnet_cifar;
 use groupscale::{Backend, CpuBackend, CpuConfig, CpuIsa, PreparedLayer};
 
@@ -32,6 +34,7 @@ static GLOBAL: Counting = Counting;
 fn main() {
     layers_on_one_or_two_threads();
     model_session();
+    serving_frames();
     #[cfg(feature = "cuda-emulator")]
     cuda_device_chain();
     println!("switching k allocated nothing");
@@ -134,4 +137,34 @@ fn model_session() {
         );
         assert_session_switches_allocate_nothing(backend, &isa.to_string());
     }
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
+
+/// The manager's serving loop in process: steady frames and switches of k
+/// allocate nothing, by the statistics the server keeps with this test's
+/// counter.
+fn serving_frames() {
+    use groupscale::manager::{Budget, Server};
+    let model = groupscale::loader::builtin::model("cumulative").unwrap();
+    let table = common::serving::serving_table(model.groups());
+    let mut server = Server::new(&model, table, None, Some(allocations)).unwrap();
+    let item = model.input().item_len();
+    let image = vec![0.1f32; item];
+    // Generous (every k meets it), impossible (the cheapest), generous.
+    for budget in [1000.0, 1e-6, 1000.0] {
+        for _ in 0..20 {
+            server.run_frame(Budget::LatencyMs(budget), &image).unwrap();
+        }
+    }
+    let stats = server.finish().unwrap();
+    assert!(stats.allocations_counted);
+    assert_eq!(stats.frames, 60);
+    assert_eq!(stats.budget_changes, 2, "{stats:?}");
+    assert!(stats.k_switch.count >= 2, "{stats:?}");
+    assert_eq!(stats.k_switch.allocations, 0, "{stats:?}");
+    assert!(stats.steady_frames >= 50, "{stats:?}");
+    assert_eq!(stats.steady_allocations, 0, "{stats:?}");
 }

@@ -3,10 +3,8 @@
 //! `--budget-file -`, to each stdin line; then each budget it accepts fed to
 //! `Manager::select` and `Manager::observe`.
 //!
-//! The parser is a private function of the CLI (`parse_budget` in
-//! src/bin/groupscale/serve.rs, which also needs the binary's other modules),
-//! so it is copied below verbatim; keep the two in step. Moving it into the
-//! library (e.g. `impl FromStr for Budget`) would let this target call it.
+//! The parser is the library's `impl FromStr for Budget`
+//! (src/manager/budget.rs), which the CLI calls.
 //!
 //! Input: budget text (the file; its lines are the stdin lines). When it
 //! holds a line `---`, the text before it is a profile table (JSON, as
@@ -20,26 +18,6 @@ use groupscale::manager::{
     Budget, Clocks, Manager, Measurement, OperatingPoint, Placement, ProfileTable, ProfiledPoint,
 };
 use libfuzzer_sys::fuzz_target;
-
-/// Verbatim from src/bin/groupscale/serve.rs.
-fn parse_budget(text: &str) -> anyhow::Result<Budget> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (text[..i].trim(), text[i..].trim().to_ascii_lowercase()),
-        None => (text, "ms".to_string()),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| anyhow::anyhow!("budget `{text}` is not a number with ms or mJ"))?;
-    if !(value.is_finite() && value > 0.0) {
-        anyhow::bail!("budget `{text}` must be positive");
-    }
-    match unit.as_str() {
-        "ms" => Ok(Budget::LatencyMs(value)),
-        "mj" => Ok(Budget::EnergyMj(value)),
-        other => anyhow::bail!("budget unit `{other}` (expected ms or mJ)"),
-    }
-}
 
 fn fixed_table() -> ProfileTable {
     let point = |k: usize, latency_ms: f64, energy_mj: f64, accuracy: f64, label: &str| {
@@ -90,8 +68,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let has_energy = manager.table().has_energy();
-    let parsed = std::iter::once(parse_budget(budgets))
-        .chain(budgets.lines().map(parse_budget))
+    let parsed = std::iter::once(budgets.parse::<Budget>())
+        .chain(budgets.lines().map(str::parse::<Budget>))
         .filter_map(Result::ok);
     for (i, budget) in parsed.enumerate().take(64) {
         let limit = match budget {

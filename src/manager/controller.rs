@@ -11,45 +11,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use serde::Serialize;
-
+use super::budget::Budget;
 use super::table::{ProfileTable, ProfiledPoint};
 use crate::error::{Error, Result};
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub enum Budget {
-    /// Per-inference latency, in milliseconds.
-    LatencyMs(f64),
-    /// Per-inference energy, in millijoules.
-    EnergyMj(f64),
-}
-
-impl Budget {
-    fn limit(self) -> f64 {
-        match self {
-            Self::LatencyMs(v) | Self::EnergyMj(v) => v,
-        }
-    }
-
-    /// The profiled cost a budget is held against: the 95th-percentile
-    /// latency (a median budget would be missed half the time at a point
-    /// right on it), or the energy per inference.
-    fn cost(self, p: &ProfiledPoint) -> Option<f64> {
-        match self {
-            Self::LatencyMs(_) => Some(p.p95_ms.max(p.latency_ms)),
-            Self::EnergyMj(_) => p.energy_mj,
-        }
-    }
-}
-
-impl std::fmt::Display for Budget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::LatencyMs(v) => write!(f, "{v} ms"),
-            Self::EnergyMj(v) => write!(f, "{v} mJ"),
-        }
-    }
-}
 
 /// What one frame cost at a point.
 #[derive(Clone, Copy, Debug)]

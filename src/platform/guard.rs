@@ -160,6 +160,19 @@ pub struct GuardOptions {
 }
 
 impl GuardOptions {
+    /// What a command that changes clocks uses: changes recorded in
+    /// `state_file` (else [`default_state_file`]), undone with the nvpmodel
+    /// at `nvpmodel_bin` (else `GROUPSCALE_NVPMODEL` or the standard path),
+    /// failing fast if another process holds the lock.
+    pub fn standard(state_file: Option<&Path>, nvpmodel_bin: Option<&Path>) -> Self {
+        Self {
+            dry_run: false,
+            state_file: Some(state_file.map_or_else(default_state_file, Path::to_path_buf)),
+            tools: Tools::find(nvpmodel_bin, None),
+            wait_for_lock: false,
+        }
+    }
+
     /// No state file, no tools, no waiting: for tests and dry runs, and a
     /// base to set fields on.
     pub fn none() -> Self {

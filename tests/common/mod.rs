@@ -1,4 +1,5 @@
 pub mod fake_boards;
+pub mod serving;
 pub mod tiny;
 
 use std::process::Command;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use groupscale::loader::builtin;
 use groupscale::manager::{self, PointSet, ProfileOptions, ProfileTable};
-use groupscale::platform::{GuardOptions, Sysfs, Tools};
+use groupscale::platform::{GuardOptions, Sysfs};
 use groupscale::Model;
 
 use crate::{plots, Outcome};
@@ -78,7 +78,7 @@ pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
         points: args.points.parse::<PointSet>()?,
         runs: args.runs,
         sysfs: Sysfs::new(&args.sysfs_root),
-        guard: guard_options(args.state_file.as_deref(), args.nvpmodel_bin.as_deref()),
+        guard: GuardOptions::standard(args.state_file.as_deref(), args.nvpmodel_bin.as_deref()),
     };
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -96,23 +96,6 @@ pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
     });
     bar.finish_and_clear();
     Ok(table?)
-}
-
-/// Clock changes recorded in `state_file` (else the default), made with
-/// the nvpmodel at `nvpmodel_bin` (else the standard one).
-pub fn guard_options(
-    state_file: Option<&std::path::Path>,
-    nvpmodel_bin: Option<&std::path::Path>,
-) -> GuardOptions {
-    GuardOptions {
-        dry_run: false,
-        state_file: Some(state_file.map_or_else(
-            groupscale::platform::guard::default_state_file,
-            std::path::Path::to_path_buf,
-        )),
-        tools: Tools::find(nvpmodel_bin, None),
-        wait_for_lock: false,
-    }
 }
 
 /// The dynamic range each knob adds, as the paper reports it.
