@@ -458,3 +458,38 @@ fn big_little_clusters_are_found_and_named() {
         .iter()
         .all(|c| c.core.is_none()));
 }
+
+/// What `clocks show` prints, as a library value: the fake boards' clock
+/// domains, and nothing invented on a machine without them.
+#[test]
+fn a_clock_snapshot_reads_every_domain_of_the_fake_boards() {
+    use groupscale::platform::ClockSnapshot;
+    let nano = jetson_nano();
+    let s = ClockSnapshot::read(
+        &Sysfs::new(nano.root()),
+        Some(std::path::Path::new("/nonexistent/nvpmodel")),
+    )
+    .unwrap();
+    assert_eq!(s.board, Board::JetsonNano);
+    assert!(!s.cpufreq.is_empty() && !s.devfreq.is_empty(), "{s:?}");
+    assert!(s.emc.is_some(), "{s:?}");
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["board"], "jetson_nano");
+
+    let xu3 = odroid_xu3();
+    let s = ClockSnapshot::read(
+        &Sysfs::new(xu3.root()),
+        Some(std::path::Path::new("/nonexistent/nvpmodel")),
+    )
+    .unwrap();
+    assert_eq!(s.board, Board::OdroidXu3);
+    assert!(s.cpufreq.len() >= 2, "two clusters: {s:?}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let s = ClockSnapshot::read(
+        &Sysfs::new(empty.path()),
+        Some(std::path::Path::new("/nonexistent/nvpmodel")),
+    )
+    .unwrap();
+    assert!(s.cpufreq.is_empty() && s.devfreq.is_empty() && s.emc.is_none());
+}

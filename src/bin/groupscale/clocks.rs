@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use groupscale::platform::energy::EnergyMeter;
 use groupscale::platform::nvpmodel::{jetson_clocks, Nvpmodel};
+use groupscale::platform::snapshot::NvpmodelState;
 use groupscale::platform::{cpufreq, devfreq, emc, hotplug, mali, power, sysfs};
 use groupscale::platform::{
-    restore_state_file, ClockGuard, GuardOptions, Platform, Snap, Sysfs, Tools,
+    restore_state_file, ClockGuard, ClockSnapshot, GuardOptions, Snap, Sysfs, Tools,
 };
-use serde_json::json;
 
 use crate::Outcome;
 
@@ -159,42 +159,25 @@ pub fn run(command: ClocksCommand, common: Common) -> anyhow::Result<Outcome> {
 }
 
 fn show(common: &Common, as_json: bool) -> anyhow::Result<Outcome> {
-    let sysfs = common.sysfs();
-    let platform = Platform::detect(sysfs.clone());
-    let policies = cpufreq::policies(&sysfs)?;
-    let devices = devfreq::devices(&sysfs)?;
-    let online = hotplug::online(&sysfs).ok();
-    let memory_clock = emc::read(&sysfs).ok();
-    let legacy_mali = mali::read(&sysfs).ok();
-    let nvp = Nvpmodel::find(common.nvpmodel_bin.as_deref());
-    let mode = nvp.as_ref().map(|n| n.query().map_err(|e| e.to_string()));
-    let modes = nvp
-        .as_ref()
-        .map(|n| n.modes(&sysfs).map_err(|e| e.to_string()));
+    let snapshot = ClockSnapshot::read(&common.sysfs(), common.nvpmodel_bin.as_deref())?;
     if as_json {
-        let report = json!({
-            "board": platform.board,
-            "model": platform.model,
-            "online_cpus": online,
-            "cpufreq": policies,
-            "devfreq": devices,
-            "emc": memory_clock,
-            "legacy_mali": legacy_mali,
-            "nvpmodel": nvp.as_ref().map(|_| json!({
-                "mode": mode.as_ref().and_then(|m| m.as_ref().ok()),
-                "modes": modes.as_ref().and_then(|m| m.as_ref().ok()),
-            })),
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&snapshot)?);
         return Ok(Outcome::Done);
     }
+    let ClockSnapshot {
+        board,
+        model,
+        online_cpus: online,
+        cpufreq: policies,
+        devfreq: devices,
+        emc: memory_clock,
+        legacy_mali,
+        nvpmodel,
+    } = snapshot;
     println!(
         "board: {:?}{}",
-        platform.board,
-        platform
-            .model
-            .map(|m| format!(" ({m})"))
-            .unwrap_or_default()
+        board,
+        model.map(|m| format!(" ({m})")).unwrap_or_default()
     );
     match &online {
         Some(cpus) => println!("online CPUs: {}", sysfs::format_cpu_list(cpus)),
@@ -266,12 +249,18 @@ fn show(common: &Common, as_json: bool) -> anyhow::Result<Outcome> {
             }
         );
     }
-    match (&mode, &modes) {
-        (Some(Ok((id, name))), _) => println!("nvpmodel: mode {id} ({name})"),
-        (Some(Err(e)), _) => println!("nvpmodel: {e}"),
-        (None, _) => println!("nvpmodel: absent"),
+    match &nvpmodel {
+        Some(NvpmodelState {
+            mode: Some((id, name)),
+            ..
+        }) => println!("nvpmodel: mode {id} ({name})"),
+        Some(state) => println!(
+            "nvpmodel: {}",
+            state.mode_error.as_deref().unwrap_or("mode unknown")
+        ),
+        None => println!("nvpmodel: absent"),
     }
-    if let Some(Ok(config)) = &modes {
+    if let Some(config) = nvpmodel.as_ref().and_then(|n| n.modes.as_ref()) {
         for m in &config.modes {
             let settings: Vec<String> = m
                 .settings
