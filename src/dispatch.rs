@@ -61,7 +61,7 @@ fn detect(kind: BackendKind) -> Probe {
     let (backend, note) = match kind {
         BackendKind::Scalar => (Ok(Arc::new(ScalarBackend) as Arc<dyn Backend>), None),
         BackendKind::Cpu => probe_cpu(),
-        BackendKind::Neon => (backend::neon::probe(), None),
+        BackendKind::Neon => (probe_neon(), None),
         BackendKind::Cuda => (backend::cuda::probe(), None),
         BackendKind::Wgpu => (backend::wgpu::probe(), None),
     };
@@ -133,25 +133,23 @@ impl Registry {
 #[cfg(feature = "cpu")]
 fn probe_cpu() -> (Result<Arc<dyn Backend>, String>, Option<String>) {
     use crate::backend::cpu::{CpuBackend, CpuConfig};
-    let config = match CpuConfig::from_env() {
-        Ok(config) => config,
-        Err(e) => return (Err(e.to_string()), None),
-    };
-    match CpuBackend::new(config.clone()) {
-        Ok(cpu) => (Ok(Arc::new(cpu)), None),
-        Err(e @ Error::IsaUnavailable { .. }) if !settings::strict() => {
-            let best = CpuBackend::new(CpuConfig {
-                isa: None,
-                ..config
-            });
-            (
-                best.map(|b| Arc::new(b) as Arc<dyn Backend>)
-                    .map_err(|e| e.to_string()),
-                Some(format!("{e}; using the best supported instead")),
-            )
-        }
+    match CpuBackend::configured(CpuConfig::default()) {
+        Ok((cpu, note)) => (Ok(Arc::new(cpu)), note),
         Err(e) => (Err(e.to_string()), None),
     }
+}
+
+#[cfg(feature = "cpu")]
+fn probe_neon() -> Result<Arc<dyn Backend>, String> {
+    use crate::backend::cpu::{CpuBackend, CpuConfig};
+    CpuBackend::neon(CpuConfig::default())
+        .map(|cpu| Arc::new(cpu) as Arc<dyn Backend>)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "cpu"))]
+fn probe_neon() -> Result<Arc<dyn Backend>, String> {
+    Err("built without the `cpu` feature".into())
 }
 
 #[cfg(not(feature = "cpu"))]

@@ -2,7 +2,7 @@
 //!
 //! `scalar` is the oracle that every other backend is tested against; `cpu`
 //! is the fast CPU path (AVX-512, AVX2, NEON or portable kernels); `neon` is
-//! the CPU backend held to its NEON kernels; `wgpu` runs WGSL shaders on any
+//! the CPU backend held to its NEON kernels (`CpuBackend::neon`); `wgpu` runs WGSL shaders on any
 //! adapter wgpu finds; `cuda` runs hand-written CUDA kernels through the
 //! driver API.
 
@@ -24,7 +24,6 @@ pub mod cuda {
         Err("built without the `cuda` feature".into())
     }
 }
-pub mod neon;
 pub mod scalar;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;

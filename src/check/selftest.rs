@@ -45,7 +45,7 @@ pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
                     isa: Some(isa),
                     ..CpuConfig::default()
                 };
-                if let Ok(cpu) = CpuBackend::new(config) {
+                if let Ok((cpu, _)) = CpuBackend::configured(config) {
                     targets.push(Target {
                         label: format!("cpu/{isa}"),
                         backend: Arc::new(cpu),

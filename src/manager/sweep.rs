@@ -72,12 +72,12 @@ pub fn backend_for(placement: &Placement) -> Result<Arc<dyn Backend>> {
     #[cfg(feature = "cpu")]
     if placement.backend == BackendKind::Cpu {
         use crate::backend::cpu::{CpuBackend, CpuConfig};
-        let config = CpuConfig {
+        let (cpu, _) = CpuBackend::configured(CpuConfig {
+            isa: None,
             threads: placement.threads,
             cores: placement.cores.clone(),
-            ..CpuConfig::from_env()?
-        };
-        return Ok(Arc::new(CpuBackend::new(config)?));
+        })?;
+        return Ok(Arc::new(cpu));
     }
     crate::dispatch::backend(placement.backend)
 }

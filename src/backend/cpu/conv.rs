@@ -15,7 +15,8 @@
 use std::marker::PhantomData;
 use std::ops::Range;
 
-use crate::backend::cpu::tile::{TileArgs, TileKernel, MAX_PIXELS};
+use crate::backend::cpu::kernels::CpuKernels;
+use crate::backend::cpu::tile::{TileArgs, MAX_PIXELS};
 use crate::backend::cpu::workers::{SharedConst, SharedMut, Workers};
 use crate::backend::{check_run, Kernel};
 use crate::error::{invalid, Error, Result};
@@ -62,7 +63,7 @@ struct Segment {
     channels: usize,
 }
 
-pub(crate) struct CpuConv<K: TileKernel> {
+pub(crate) struct CpuConv<K: CpuKernels> {
     spec: Conv2dSpec,
     layout: GroupLayout,
     groups: Vec<PackedGroup>,
@@ -75,7 +76,7 @@ pub(crate) struct CpuConv<K: TileKernel> {
     kernel: PhantomData<K>,
 }
 
-impl<K: TileKernel> CpuConv<K> {
+impl<K: CpuKernels> CpuConv<K> {
     pub fn new(layer: &Conv2d, workers: Workers) -> Result<Self> {
         // The tile kernels' safety rests on this check.
         K::ISA.require()?;
@@ -280,7 +281,7 @@ unsafe fn pad_image(
     }
 }
 
-impl<K: TileKernel> Kernel for CpuConv<K> {
+impl<K: CpuKernels> Kernel for CpuConv<K> {
     fn reserve(&mut self, batch: usize, h: usize, w: usize) -> Result<()> {
         // The layer's checks, so that every size below is within the model
         // limits (sides, spans and the padded image all far below 2^32).

@@ -1,7 +1,7 @@
 //! Grouped linear layers and the dynamic classifier head on the CPU: dot
 //! products over each output's contiguous weight row, parallel over outputs.
 
-use crate::backend::cpu::dot::DotFn;
+use crate::backend::cpu::kernels::DotFn;
 use crate::backend::cpu::workers::{SharedMut, Workers};
 use crate::backend::{check_run, Kernel};
 use crate::error::Result;

@@ -4,8 +4,8 @@
 
 mod conv;
 mod dense;
-mod dot;
 pub mod isa;
+mod kernels;
 mod neon;
 mod pool;
 mod portable;
@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::model::layer::Layer;
 use crate::settings;
 pub use isa::CpuIsa;
+use kernels::CpuKernels;
 use workers::Workers;
 
 /// How to build a [`CpuBackend`]; `None` fields are detected.
@@ -74,6 +75,42 @@ impl CpuBackend {
         })
     }
 
+    /// The one way the crate builds a CPU backend from settings:
+    /// `GROUPSCALE_CPU_ISA`, `GROUPSCALE_THREADS` and `GROUPSCALE_CORES`,
+    /// each overridden by the caller's `Some` fields in `choice`. An ISA the
+    /// caller names is required (the error says why it is unavailable); one
+    /// that only the environment asks for falls back to the best supported
+    /// unless `GROUPSCALE_STRICT` is set, and the second value says so.
+    pub fn configured(choice: CpuConfig) -> Result<(Self, Option<String>)> {
+        let env = CpuConfig::from_env()?;
+        let caller_named_isa = choice.isa.is_some();
+        let config = CpuConfig {
+            isa: choice.isa.or(env.isa),
+            threads: choice.threads.or(env.threads),
+            cores: choice.cores.or(env.cores),
+        };
+        match Self::new(config.clone()) {
+            Err(e @ Error::IsaUnavailable { .. }) if !caller_named_isa && !settings::strict() => {
+                let best = Self::new(CpuConfig {
+                    isa: None,
+                    ..config
+                })?;
+                Ok((best, Some(format!("{e}; using the best supported instead"))))
+            }
+            other => other.map(|backend| (backend, None)),
+        }
+    }
+
+    /// The CPU backend held to its NEON kernels (`--backend neon`), as
+    /// [`configured`](Self::configured) with the ISA named.
+    pub fn neon(choice: CpuConfig) -> Result<Self> {
+        Self::configured(CpuConfig {
+            isa: Some(CpuIsa::Neon),
+            ..choice
+        })
+        .map(|(backend, _)| backend)
+    }
+
     pub fn isa(&self) -> CpuIsa {
         self.isa
     }
@@ -106,33 +143,38 @@ impl Backend for CpuBackend {
 
     fn prepare(&self, layer: &Layer) -> Result<Box<dyn Kernel>> {
         let workers = self.workers.clone();
-        Ok(match layer {
-            Layer::Conv2d(c) => match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                CpuIsa::Avx512 => Box::new(conv::CpuConv::<x86::avx512::Avx512>::new(c, workers)?),
-                #[cfg(target_arch = "x86_64")]
-                CpuIsa::Avx2 => Box::new(conv::CpuConv::<x86::avx2::Avx2>::new(c, workers)?),
-                #[cfg(target_arch = "aarch64")]
-                CpuIsa::Neon => Box::new(conv::CpuConv::<neon::aarch64::Neon>::new(c, workers)?),
-                #[cfg(target_arch = "arm")]
-                CpuIsa::Neon => Box::new(conv::CpuConv::<neon::armv7::Neon>::new(c, workers)?),
-                CpuIsa::Portable => Box::new(conv::CpuConv::<portable::Portable>::new(c, workers)?),
-                #[allow(unreachable_patterns)]
-                other => {
-                    return Err(Error::IsaUnavailable {
-                        isa: other.to_string(),
-                        reason: "not built for this architecture".into(),
-                    })
-                }
-            },
-            Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, dot::for_isa(self.isa), workers)),
-            Layer::Head(h) => Box::new(dense::CpuHead::new(h, dot::for_isa(self.isa), workers)),
-            Layer::MaxPool2d(spec) => Box::new(pool::CpuMaxPool {
-                spec: *spec,
-                neon: self.isa == CpuIsa::Neon,
-                workers,
+        // The one place the instruction set is chosen: its kernel table.
+        match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            CpuIsa::Avx512 => prepare_with::<x86::Avx512>(layer, workers),
+            #[cfg(target_arch = "x86_64")]
+            CpuIsa::Avx2 => prepare_with::<x86::Avx2>(layer, workers),
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+            CpuIsa::Neon => prepare_with::<neon::Neon>(layer, workers),
+            CpuIsa::Portable => prepare_with::<portable::Portable>(layer, workers),
+            #[allow(unreachable_patterns)]
+            other => Err(Error::IsaUnavailable {
+                isa: other.to_string(),
+                reason: "not built for this architecture".into(),
             }),
-            Layer::Softmax => Box::new(pool::CpuSoftmax),
-        })
+        }
     }
+}
+
+/// Prepares `layer` with the kernel table `K`. Only called by
+/// [`CpuBackend::prepare`] for the backend's own ISA, which
+/// [`CpuBackend::new`] required this CPU to support: the invariant the
+/// table's safe wrappers rely on.
+fn prepare_with<K: CpuKernels>(layer: &Layer, workers: Workers) -> Result<Box<dyn Kernel>> {
+    Ok(match layer {
+        Layer::Conv2d(c) => Box::new(conv::CpuConv::<K>::new(c, workers)?),
+        Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, kernels::dot_fn::<K>(), workers)),
+        Layer::Head(h) => Box::new(dense::CpuHead::new(h, kernels::dot_fn::<K>(), workers)),
+        Layer::MaxPool2d(spec) => Box::new(pool::CpuMaxPool {
+            spec: *spec,
+            row: kernels::max_pool_row_fn::<K>(),
+            workers,
+        }),
+        Layer::Softmax => Box::new(pool::CpuSoftmax),
+    })
 }

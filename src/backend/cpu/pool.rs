@@ -4,6 +4,7 @@
 //! (strided) input row, which the compiler vectorises. Softmax reuses the
 //! oracle's row loop: it touches only the logits.
 
+use crate::backend::cpu::kernels::MaxPoolRowFn;
 use crate::backend::cpu::workers::{SharedMut, Workers};
 use crate::backend::scalar::pool::softmax_row;
 use crate::backend::{check_run, Kernel};
@@ -13,9 +14,8 @@ use crate::model::shape::Shape4;
 
 pub(crate) struct CpuMaxPool {
     pub spec: MaxPool2dSpec,
-    /// Whether the backend runs its NEON kernels (else the Rust path, also
-    /// on ARM, so `cpu/portable` stays portable).
-    pub neon: bool,
+    /// The kernel table's 2×2 row (which may do none of it).
+    pub row: MaxPoolRowFn,
     pub workers: Workers,
 }
 
@@ -39,7 +39,7 @@ impl Kernel for CpuMaxPool {
                 };
                 pool_plane(
                     &self.spec,
-                    self.neon,
+                    self.row,
                     &input[p * shape.plane()..(p + 1) * shape.plane()],
                     shape,
                     y,
@@ -74,14 +74,14 @@ impl Kernel for CpuSoftmax {
 /// Max-pools one plane of `shape` into one plane of `out`.
 fn pool_plane(
     spec: &MaxPool2dSpec,
-    neon: bool,
+    kernel_row: MaxPoolRowFn,
     x: &[f32],
     shape: Shape4,
     y: &mut [f32],
     out: Shape4,
 ) {
     if spec.kernel == [2, 2] && spec.stride == [2, 2] && spec.padding == [0, 0] {
-        return pool_2x2(x, shape.w, y, out, neon);
+        return pool_2x2(x, shape.w, y, out, kernel_row);
     }
     let ([kh, kw], [sh, sw], [ph, pw]) = (spec.kernel, spec.stride, spec.padding);
     for (oy, row) in y.chunks_exact_mut(out.w).enumerate() {
@@ -128,28 +128,11 @@ fn max_into(out: &mut [f32], input: &[f32], stride: usize) {
 
 /// The common 2×2, stride-2 pool in one pass over pairs of input rows.
 /// The last max with −∞ gives an all-NaN window the oracle's result (−∞).
-#[cfg_attr(
-    not(any(target_arch = "aarch64", target_arch = "arm")),
-    allow(unused_variables)
-)]
-fn pool_2x2(x: &[f32], w: usize, y: &mut [f32], out: Shape4, neon: bool) {
+fn pool_2x2(x: &[f32], w: usize, y: &mut [f32], out: Shape4, kernel_row: MaxPoolRowFn) {
     for (oy, row) in y.chunks_exact_mut(out.w).enumerate() {
         let top = &x[2 * oy * w..][..2 * out.w];
         let bottom = &x[(2 * oy + 1) * w..][..2 * out.w];
-        #[cfg(target_arch = "aarch64")]
-        let done = if neon {
-            neon_2x2_row(top, bottom, row)
-        } else {
-            0
-        };
-        #[cfg(target_arch = "arm")]
-        let done = if neon {
-            armv7_2x2_row(top, bottom, row)
-        } else {
-            0
-        };
-        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
-        let done = 0;
+        let done = kernel_row(top, bottom, row);
         for ox in done..out.w {
             let m = top[2 * ox]
                 .max(top[2 * ox + 1])
@@ -157,71 +140,4 @@ fn pool_2x2(x: &[f32], w: usize, y: &mut [f32], out: Shape4, neon: bool) {
             row[ox] = m.max(f32::NEG_INFINITY);
         }
     }
-}
-
-/// Four outputs a step: `vld2q` splits even and odd columns, `vmaxnmq` has
-/// `f32::max`'s NaN rule. Returns how many outputs it wrote.
-#[cfg(target_arch = "aarch64")]
-fn neon_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
-    use std::arch::aarch64::*;
-    let steps = row.len() / 4;
-    // SAFETY: NEON is part of AArch64; step s reads top/bottom[8s..8s+8] and
-    // writes row[4s..4s+4], inside the slices (2·row.len() inputs each).
-    unsafe {
-        let floor = vdupq_n_f32(f32::NEG_INFINITY);
-        for s in 0..steps {
-            let t = vld2q_f32(top.as_ptr().add(8 * s));
-            let b = vld2q_f32(bottom.as_ptr().add(8 * s));
-            let m = vmaxnmq_f32(vmaxnmq_f32(t.0, t.1), vmaxnmq_f32(b.0, b.1));
-            vst1q_f32(row.as_mut_ptr().add(4 * s), vmaxnmq_f32(m, floor));
-        }
-    }
-    steps * 4
-}
-
-/// Four outputs a step on ARMv7 NEON (the backend checked the CPU has it). Its `vmax.f32`
-/// returns NaN for a NaN input, unlike `f32::max`, so each input is folded
-/// into a running max that starts at −∞ only where it is not NaN (a
-/// self-compare mask): exactly the oracle's fold. Returns how many outputs it wrote.
-#[cfg(target_arch = "arm")]
-fn armv7_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
-    let steps = row.len() / 4;
-    if steps == 0 {
-        return 0;
-    }
-    // SAFETY: NEON is present (`CpuIsa::Neon` was required); step s reads top/bottom[8s..8s+8]
-    // and writes row[4s..4s+4], inside the slices (2·row.len() inputs each).
-    unsafe {
-        std::arch::asm!(
-            ".fpu neon",
-            "2:",
-            // q4 = −∞ (0xff800000): the running max of four windows.
-            "vmov.i32 q4, #0xff000000",
-            "vorr.i32 q4, #0x00800000",
-            "vld2.32 {{d0, d1, d2, d3}}, [{top}]!",
-            "vld2.32 {{d4, d5, d6, d7}}, [{bottom}]!",
-            "vceq.f32 q5, q0, q0",
-            "vmax.f32 q6, q4, q0",
-            "vbsl q5, q6, q4",
-            "vceq.f32 q4, q1, q1",
-            "vmax.f32 q6, q5, q1",
-            "vbsl q4, q6, q5",
-            "vceq.f32 q5, q2, q2",
-            "vmax.f32 q6, q4, q2",
-            "vbsl q5, q6, q4",
-            "vceq.f32 q4, q3, q3",
-            "vmax.f32 q6, q5, q3",
-            "vbsl q4, q6, q5",
-            "vst1.32 {{q4}}, [{out}]!",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            top = inout(reg) top.as_ptr() => _,
-            bottom = inout(reg) bottom.as_ptr() => _,
-            out = inout(reg) row.as_mut_ptr() => _,
-            n = inout(reg) steps => _,
-            out("q0") _, out("q1") _, out("q2") _, out("q3") _, out("q4") _, out("q5") _, out("q6") _,
-            options(nostack),
-        );
-    }
-    steps * 4
 }

@@ -1,15 +1,17 @@
-//! The tile in plain Rust, for CPUs without a hand-written kernel. The
-//! compiler vectorises the lane loops for whatever the build target offers.
+//! The portable kernel table: plain Rust, for CPUs without hand-written
+//! kernels (and `cpu/portable` on every machine). The compiler vectorises
+//! the lane loops for whatever the build target offers.
 
 use crate::backend::cpu::isa::CpuIsa;
-use crate::backend::cpu::tile::{store_transposed, TileArgs, TileKernel};
+use crate::backend::cpu::kernels::CpuKernels;
+use crate::backend::cpu::tile::{store_transposed, TileArgs};
 
 const LANES: usize = 8;
 const PIXELS: usize = 4;
 
 pub(crate) struct Portable;
 
-impl TileKernel for Portable {
+impl CpuKernels for Portable {
     const ISA: CpuIsa = CpuIsa::Portable;
     const LANES: usize = LANES;
     const PIXELS: usize = PIXELS;
@@ -28,6 +30,35 @@ impl TileKernel for Portable {
         // it correct if it ever were.
         tile::<1>(t)
     }
+
+    unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        dot(a, b)
+    }
+
+    unsafe fn max_pool_2x2_row(_top: &[f32], _bottom: &[f32], _row: &mut [f32]) -> usize {
+        0
+    }
+}
+
+/// Independent partial sums, which the compiler vectorises (the x86 tables
+/// compile it for their vector width).
+#[inline(always)]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const WIDTH: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; WIDTH];
+    let main = n - n % WIDTH;
+    for (ca, cb) in a[..main]
+        .chunks_exact(WIDTH)
+        .zip(b[..main].chunks_exact(WIDTH))
+    {
+        for l in 0..WIDTH {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    let tail: f32 = a[main..].iter().zip(&b[main..]).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 // Index loops over the register arrays mirror the x86 kernels and unroll fully.

@@ -6,8 +6,6 @@
 //! read straight from the (padded) input through offset tables, so there is no
 //! im2col buffer; see `conv.rs` for how the tables are built.
 
-use crate::backend::cpu::isa::CpuIsa;
-
 /// Pixels of the widest tile of any kernel; sizes [`TileArgs::pix`].
 pub(crate) const MAX_PIXELS: usize = 8;
 
@@ -40,40 +38,11 @@ pub(crate) struct TileArgs {
     pub cols: usize,
 }
 
-pub(crate) trait TileKernel: Send + Sync + 'static {
-    const ISA: CpuIsa;
-    const LANES: usize;
-    const PIXELS: usize;
-
-    /// Pixels of the row tile (one sliver, consecutive pixels of one output
-    /// row at stride 1), or 0 when the ISA has none.
-    const ROW_PIXELS: usize;
-
-    /// Computes one tile of `vectors` (1 or 2) slivers.
-    ///
-    /// # Safety
-    /// The CPU supports `Self::ISA`; `x + kofs[d] + pix[i]` is in bounds for
-    /// every `d < depth` and `i < PIXELS`; `a[..vectors]` hold `depth·LANES`
-    /// floats and `bias` `vectors·LANES`; `out` is valid for `rows` rows of
-    /// `cols` floats, `ld` apart, and no one else writes them.
-    unsafe fn tile(t: &TileArgs, vectors: usize);
-
-    /// Computes a row tile: one sliver by `ROW_PIXELS` pixels whose inputs are
-    /// consecutive, `pix[0]` being the first pixel's offset. Twice the pixels
-    /// of [`tile`](Self::tile) at one sliver keeps as many accumulators busy
-    /// as a two-sliver tile, for layers with few channels per group.
-    ///
-    /// # Safety
-    /// As [`tile`](Self::tile), with `x + kofs[d] + pix[0] + i` in bounds for
-    /// `i < ROW_PIXELS`; only called when `ROW_PIXELS > 0`.
-    unsafe fn tile_row(t: &TileArgs);
-}
-
 /// Writes a pixel-major register tile (`tmp[i·width + c]`) to channel-major
 /// NCHW output rows.
 ///
 /// # Safety
-/// As [`TileKernel::tile`] for `out`, `ld`, `rows` and `cols`.
+/// As [`CpuKernels::tile`](super::kernels::CpuKernels::tile) for `out`, `ld`, `rows` and `cols`.
 #[inline(always)]
 pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
     for c in 0..t.rows {
@@ -84,41 +53,21 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
     }
 }
 
-/// Defines a [`TileKernel`](super::tile::TileKernel) for one vector
+/// Defines the convolution tiles `tile::<MV>` and `tile_row` of a
+/// [`CpuKernels`](super::kernels::CpuKernels) table for one vector
 /// instruction set. The loop nest is written once here; only the intrinsics
 /// differ. `fma(a, b, c)` is `a·b + c`; `prefetch(p)` hints that `p` is read
 /// soon (it may point past a buffer, so it must not fault). Tiles are written
 /// through a buffer by `store_transposed` unless the ISA gives faster
 /// `full_tile_store`/`full_row_store` routines for whole tiles.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-macro_rules! simd_tile_kernel {
+macro_rules! simd_tiles {
     (
-        $name:ident, isa: $isa:expr, feature: $feature:literal, lanes: $lanes:literal, pixels: $pixels:literal,
+        feature: $feature:literal, lanes: $lanes:expr, pixels: $pixels:expr,
         zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
         fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path
         $(, full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path)?
     ) => {
-        pub(crate) struct $name;
-
-        impl $crate::backend::cpu::tile::TileKernel for $name {
-            const ISA: $crate::backend::cpu::isa::CpuIsa = $isa;
-            const LANES: usize = $lanes;
-            const PIXELS: usize = $pixels;
-            const ROW_PIXELS: usize = 2 * $pixels;
-
-            unsafe fn tile(t: &$crate::backend::cpu::tile::TileArgs, vectors: usize) {
-                if vectors == 2 {
-                    tile::<2>(t)
-                } else {
-                    tile::<1>(t)
-                }
-            }
-
-            unsafe fn tile_row(t: &$crate::backend::cpu::tile::TileArgs) {
-                tile_row(t)
-            }
-        }
-
         // Index loops over the register arrays unroll fully into registers.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = $feature)]
@@ -207,4 +156,4 @@ macro_rules! simd_tile_kernel {
     };
 }
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(crate) use simd_tile_kernel;
+pub(crate) use simd_tiles;

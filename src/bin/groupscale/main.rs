@@ -144,14 +144,14 @@ pub fn choose_backend(
             backend.kind()
         );
     }
-    let mut config = CpuConfig::from_env()?;
-    if let Some(t) = threads {
-        config.threads = Some(t);
-    }
-    if let Some(c) = cores {
-        let cores = groupscale::settings::parse_cpu_list("--cores", c)?;
-        config.threads = config.threads.or(Some(cores.len()));
-        config.cores = Some(cores);
-    }
-    Ok(Arc::new(CpuBackend::new(config)?))
+    let cores = cores
+        .map(|c| groupscale::settings::parse_cpu_list("--cores", c))
+        .transpose()?;
+    let (cpu, _) = CpuBackend::configured(CpuConfig {
+        // `--backend neon` keeps its NEON kernels with the CPU options.
+        isa: (kind == Some(BackendKind::Neon)).then_some(groupscale::CpuIsa::Neon),
+        threads,
+        cores,
+    })?;
+    Ok(Arc::new(cpu))
 }

@@ -1,5 +1,4 @@
-//! The register tile on 32-bit ARMv7 NEON (the Odroid XU3's Cortex-A15 and
-//! A7). Stable Rust has no 32-bit NEON intrinsics, so the reduction loop is
+//! The ARMv7 NEON kernel table (the Odroid XU3's Cortex-A15 and A7). Stable Rust has no 32-bit NEON intrinsics, so the reduction loop is
 //! inline assembly; the epilogue (bias, ReLU, NCHW store) stays in Rust.
 //!
 //! Tile: 8 channels (two q registers of weights) × 4 pixels, 8 accumulators
@@ -7,14 +6,15 @@
 //! `CpuIsa::Neon` checks at run time (AT_HWCAP).
 
 use crate::backend::cpu::isa::CpuIsa;
-use crate::backend::cpu::tile::{store_transposed, TileArgs, TileKernel};
+use crate::backend::cpu::kernels::CpuKernels;
+use crate::backend::cpu::tile::{store_transposed, TileArgs};
 
 pub(crate) struct Neon;
 
 const LANES: usize = 4;
 const PIXELS: usize = 4;
 
-impl TileKernel for Neon {
+impl CpuKernels for Neon {
     const ISA: CpuIsa = CpuIsa::Neon;
     const LANES: usize = LANES;
     const PIXELS: usize = PIXELS;
@@ -48,6 +48,14 @@ impl TileKernel for Neon {
     unsafe fn tile_row(t: &TileArgs) {
         // Never called (ROW_PIXELS is 0).
         Self::tile(t, 1)
+    }
+
+    unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        dot(a, b)
+    }
+
+    unsafe fn max_pool_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
+        max_pool_2x2_row(top, bottom, row)
     }
 }
 
@@ -124,4 +132,101 @@ pub(crate) fn supported() -> Result<(), String> {
             Err("this CPU has NEON but not VFPv4's fused multiply-add (AT_HWCAP)".into())
         }
     }
+}
+
+/// Four accumulators of four lanes, in assembly.
+///
+/// # Safety
+/// The CPU has NEON and VFPv4.
+unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let steps = n / 16;
+    let main = steps * 16;
+    let mut partial = [0.0f32; 4];
+    if steps > 0 {
+        std::arch::asm!(
+            ".fpu neon-vfpv4",
+            "vmov.i32 q8, #0",
+            "vmov.i32 q9, #0",
+            "vmov.i32 q10, #0",
+            "vmov.i32 q11, #0",
+            "2:",
+            "vld1.32 {{q0, q1}}, [{a}]!",
+            "vld1.32 {{q2, q3}}, [{a}]!",
+            "vld1.32 {{q4, q5}}, [{b}]!",
+            "vld1.32 {{q6, q7}}, [{b}]!",
+            "vfma.f32 q8, q0, q4",
+            "vfma.f32 q9, q1, q5",
+            "vfma.f32 q10, q2, q6",
+            "vfma.f32 q11, q3, q7",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "vadd.f32 q8, q8, q9",
+            "vadd.f32 q10, q10, q11",
+            "vadd.f32 q8, q8, q10",
+            "vst1.32 {{q8}}, [{out}]",
+            a = inout(reg) a.as_ptr() => _,
+            b = inout(reg) b.as_ptr() => _,
+            n = inout(reg) steps => _,
+            out = in(reg) partial.as_mut_ptr(),
+            out("q0") _, out("q1") _, out("q2") _, out("q3") _, out("q4") _, out("q5") _, out("q6") _, out("q7") _,
+            out("q8") _, out("q9") _, out("q10") _, out("q11") _,
+            options(nostack),
+        );
+    }
+    partial.iter().sum::<f32>()
+        + a[main..n]
+            .iter()
+            .zip(&b[main..n])
+            .map(|(x, y)| x * y)
+            .sum::<f32>()
+}
+
+/// Four outputs a step on ARMv7 NEON (the backend checked the CPU has it). Its `vmax.f32`
+/// returns NaN for a NaN input, unlike `f32::max`, so each input is folded
+/// into a running max that starts at −∞ only where it is not NaN (a
+/// self-compare mask): exactly the oracle's fold. Returns how many outputs it wrote.
+///
+/// # Safety
+/// The CPU has NEON; `top` and `bottom` hold `2·row.len()` floats.
+unsafe fn max_pool_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
+    let steps = row.len() / 4;
+    if steps == 0 {
+        return 0;
+    }
+    // SAFETY: NEON is present (`CpuIsa::Neon` was required); step s reads top/bottom[8s..8s+8]
+    // and writes row[4s..4s+4], inside the slices (2·row.len() inputs each).
+    unsafe {
+        std::arch::asm!(
+            ".fpu neon",
+            "2:",
+            // q4 = −∞ (0xff800000): the running max of four windows.
+            "vmov.i32 q4, #0xff000000",
+            "vorr.i32 q4, #0x00800000",
+            "vld2.32 {{d0, d1, d2, d3}}, [{top}]!",
+            "vld2.32 {{d4, d5, d6, d7}}, [{bottom}]!",
+            "vceq.f32 q5, q0, q0",
+            "vmax.f32 q6, q4, q0",
+            "vbsl q5, q6, q4",
+            "vceq.f32 q4, q1, q1",
+            "vmax.f32 q6, q5, q1",
+            "vbsl q4, q6, q5",
+            "vceq.f32 q5, q2, q2",
+            "vmax.f32 q6, q4, q2",
+            "vbsl q5, q6, q4",
+            "vceq.f32 q4, q3, q3",
+            "vmax.f32 q6, q5, q3",
+            "vbsl q4, q6, q5",
+            "vst1.32 {{q4}}, [{out}]!",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            top = inout(reg) top.as_ptr() => _,
+            bottom = inout(reg) bottom.as_ptr() => _,
+            out = inout(reg) row.as_mut_ptr() => _,
+            n = inout(reg) steps => _,
+            out("q0") _, out("q1") _, out("q2") _, out("q3") _, out("q4") _, out("q5") _, out("q6") _,
+            options(nostack),
+        );
+    }
+    steps * 4
 }

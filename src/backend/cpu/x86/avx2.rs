@@ -1,0 +1,52 @@
+//! The AVX2 + FMA kernel table: 8 lanes, 2-sliver × 6-pixel tiles and
+//! 12-pixel row tiles.
+
+use std::arch::x86_64::*;
+
+use crate::backend::cpu::isa::CpuIsa;
+use crate::backend::cpu::kernels::CpuKernels;
+use crate::backend::cpu::tile::TileArgs;
+
+const LANES: usize = 8;
+const PIXELS: usize = 6;
+
+pub(crate) struct Avx2;
+
+impl CpuKernels for Avx2 {
+    const ISA: CpuIsa = CpuIsa::Avx2;
+    const LANES: usize = LANES;
+    const PIXELS: usize = PIXELS;
+    const ROW_PIXELS: usize = 2 * PIXELS;
+
+    unsafe fn tile(t: &TileArgs, vectors: usize) {
+        if vectors == 2 {
+            tile::<2>(t)
+        } else {
+            tile::<1>(t)
+        }
+    }
+
+    unsafe fn tile_row(t: &TileArgs) {
+        tile_row(t)
+    }
+
+    unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        dot(a, b)
+    }
+
+    unsafe fn max_pool_2x2_row(_top: &[f32], _bottom: &[f32], _row: &mut [f32]) -> usize {
+        // The portable row loop, which the compiler vectorises, is as fast.
+        0
+    }
+}
+
+/// The portable dot product compiled for 256-bit vectors with FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+    crate::backend::cpu::portable::dot(a, b)
+}
+
+// Six pixels do not fill a vector: every tile goes through the buffer.
+crate::backend::cpu::tile::simd_tiles!(feature: "avx2,fma", lanes: LANES, pixels: PIXELS,
+    zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, splat: _mm256_set1_ps,
+    fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, prefetch: super::prefetch);

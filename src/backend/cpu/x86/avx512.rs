@@ -1,0 +1,119 @@
+//! The AVX-512 kernel table: 16 lanes, 2-sliver × 8-pixel tiles and
+//! 16-pixel row tiles, stored through in-register 8×8 transposes.
+
+use std::arch::x86_64::*;
+
+use crate::backend::cpu::isa::CpuIsa;
+use crate::backend::cpu::kernels::CpuKernels;
+use crate::backend::cpu::tile::TileArgs;
+
+const LANES: usize = 16;
+const PIXELS: usize = 8;
+
+pub(crate) struct Avx512;
+
+impl CpuKernels for Avx512 {
+    const ISA: CpuIsa = CpuIsa::Avx512;
+    const LANES: usize = LANES;
+    const PIXELS: usize = PIXELS;
+    const ROW_PIXELS: usize = 2 * PIXELS;
+
+    unsafe fn tile(t: &TileArgs, vectors: usize) {
+        if vectors == 2 {
+            tile::<2>(t)
+        } else {
+            tile::<1>(t)
+        }
+    }
+
+    unsafe fn tile_row(t: &TileArgs) {
+        tile_row(t)
+    }
+
+    unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        dot(a, b)
+    }
+
+    unsafe fn max_pool_2x2_row(_top: &[f32], _bottom: &[f32], _row: &mut [f32]) -> usize {
+        // The portable row loop, which the compiler vectorises, is as fast.
+        0
+    }
+}
+
+/// The portable dot product compiled for 512-bit vectors.
+#[target_feature(enable = "avx512f")]
+unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+    crate::backend::cpu::portable::dot(a, b)
+}
+
+crate::backend::cpu::tile::simd_tiles!(feature: "avx512f", lanes: LANES, pixels: PIXELS,
+    zero: _mm512_setzero_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, splat: _mm512_set1_ps,
+    fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, prefetch: super::prefetch, full_tile_store: store_full_tile,
+    full_row_store: store_full_row);
+
+/// A row tile is two 8-pixel tiles side by side.
+#[inline(always)]
+unsafe fn store_full_row(out: &[__m512; 16], t: &TileArgs) {
+    for half in 0..2 {
+        let block: [[__m512; 1]; 8] = std::array::from_fn(|i| [out[8 * half + i]]);
+        let t = TileArgs {
+            out: t.out.add(8 * half),
+            ..*t
+        };
+        store_full_tile::<1>(&block, &t);
+    }
+}
+
+/// Writes 8 pixels × `16·MV` channels: each 8×8 block is transposed in
+/// registers, so every output channel gets one 8-float store.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn store_full_tile<const MV: usize>(out: &[[__m512; MV]; 8], t: &TileArgs) {
+    for v in 0..MV {
+        for half in 0..2 {
+            let rows: [__m256; 8] = std::array::from_fn(|i| {
+                let wide = _mm512_castps_pd(out[i][v]);
+                _mm256_castpd_ps(if half == 0 {
+                    _mm512_castpd512_pd256(wide)
+                } else {
+                    _mm512_extractf64x4_pd::<1>(wide)
+                })
+            });
+            let columns = transpose8x8(rows);
+            let first_channel = v * 16 + half * 8;
+            for (c, column) in columns.iter().enumerate() {
+                _mm256_storeu_ps(t.out.add((first_channel + c) * t.ld), *column);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn transpose8x8(r: [__m256; 8]) -> [__m256; 8] {
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
+}
