@@ -77,6 +77,35 @@ static_assert(sizeof(DenseArgs) == 72, "DenseArgs layout: keep args.rs in step")
 static_assert(sizeof(SoftmaxArgs) == 24, "SoftmaxArgs layout: keep args.rs in step");
 #endif
 
+// Every member's offset, so that two swapped members fail the build, not
+// only a changed size. Checked by the emulator's host compiler (the layout
+// of these plain structs is the same on host and device); args.rs holds the
+// same numbers, and its unit test reads this list.
+#if defined(__cplusplus) && defined(GS_EMULATE)
+#define GS_AT(S, m, offset) static_assert(__builtin_offsetof(S, m) == offset, #S "." #m ": keep args.rs in step")
+GS_AT(ConvArgs, input, 0); GS_AT(ConvArgs, weights, 8); GS_AT(ConvArgs, bias, 16);
+GS_AT(ConvArgs, output, 24); GS_AT(ConvArgs, batch, 32); GS_AT(ConvArgs, in_c, 36);
+GS_AT(ConvArgs, in_h, 40); GS_AT(ConvArgs, in_w, 44); GS_AT(ConvArgs, out_c, 48);
+GS_AT(ConvArgs, out_h, 52); GS_AT(ConvArgs, out_w, 56); GS_AT(ConvArgs, og, 60);
+GS_AT(ConvArgs, cg, 64); GS_AT(ConvArgs, connectivity, 68); GS_AT(ConvArgs, kh, 72);
+GS_AT(ConvArgs, kw, 76); GS_AT(ConvArgs, sh, 80); GS_AT(ConvArgs, sw, 84);
+GS_AT(ConvArgs, ph, 88); GS_AT(ConvArgs, pw, 92); GS_AT(ConvArgs, dh, 96);
+GS_AT(ConvArgs, dw, 100); GS_AT(ConvArgs, relu, 104); GS_AT(ConvArgs, channel_tiles, 108);
+GS_AT(PoolArgs, input, 0); GS_AT(PoolArgs, output, 8); GS_AT(PoolArgs, planes, 16);
+GS_AT(PoolArgs, in_h, 20); GS_AT(PoolArgs, in_w, 24); GS_AT(PoolArgs, out_h, 28);
+GS_AT(PoolArgs, out_w, 32); GS_AT(PoolArgs, kh, 36); GS_AT(PoolArgs, kw, 40);
+GS_AT(PoolArgs, sh, 44); GS_AT(PoolArgs, sw, 48); GS_AT(PoolArgs, ph, 52);
+GS_AT(PoolArgs, pw, 56); GS_AT(PoolArgs, _pad, 60);
+GS_AT(DenseArgs, input, 0); GS_AT(DenseArgs, weights, 8); GS_AT(DenseArgs, bias, 16);
+GS_AT(DenseArgs, output, 24); GS_AT(DenseArgs, batch, 32); GS_AT(DenseArgs, in_len, 36);
+GS_AT(DenseArgs, out_len, 40); GS_AT(DenseArgs, og, 44); GS_AT(DenseArgs, cg, 48);
+GS_AT(DenseArgs, connectivity, 52); GS_AT(DenseArgs, relu, 56); GS_AT(DenseArgs, head, 60);
+GS_AT(DenseArgs, k, 64); GS_AT(DenseArgs, classes, 68);
+GS_AT(SoftmaxArgs, input, 0); GS_AT(SoftmaxArgs, output, 8); GS_AT(SoftmaxArgs, rows, 16);
+GS_AT(SoftmaxArgs, cols, 20);
+#undef GS_AT
+#endif
+
 #ifndef GS_EMULATE
 // f16 <-> f32 and packed f16 arithmetic as PTX: cvt.f32.f16 needs sm_20 and
 // fma.rn.f16x2 sm_53, PTX ISA 4.2; both are in the Nano's 6.5.

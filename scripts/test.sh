@@ -83,6 +83,27 @@ cargo check --no-default-features --lib
 cargo check --no-default-features --features cpu --lib
 cargo check --no-default-features --features cuda --lib
 
+# What a dependent crate gets: the docs build without a warning (broken
+# links, missing code blocks), and the package holds the sources, kernels,
+# shaders and shipped models, and none of the results, training runs or
+# fuzzing corpus (Cargo.toml's exclude list).
+step "cargo doc -D warnings, cargo package"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --quiet
+packaged=$(cargo package --list --allow-dirty --quiet)
+for needed in src/lib.rs kernels/conv.cu shaders/conv.wgsl models/groupalexnet-cumulative.safetensors \
+    data/fashion-mnist/t10k-images-1000-idx3-ubyte.gz README.md; do
+    grep -qx "$needed" <<<"$packaged" || { echo "cargo package leaves out $needed" >&2; exit 1; }
+done
+if grep -E '^(results|train|fuzz|scripts|target)/' <<<"$packaged"; then
+    echo "cargo package ships the files above; see exclude in Cargo.toml" >&2
+    exit 1
+fi
+cargo package --allow-dirty --no-verify --quiet
+crate_bytes=$(stat -c %s target/package/groupscale-*.crate)
+echo "package: $(wc -l <<<"$packaged") files, $((crate_bytes / 1024)) KiB compressed"
+# crates.io takes at most 10 MB.
+[ "$crate_bytes" -lt 10000000 ] || { echo "the package is over crates.io's 10 MB" >&2; exit 1; }
+
 step "CUDA kernels: PTX ISA 6.5 for sm_53 (Jetson Nano), accepted by ptxas"
 bash scripts/cuda/ptx-check.sh
 

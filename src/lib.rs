@@ -20,6 +20,37 @@
 //! assert_eq!(y.shape, Shape4::new(1, 4, 6, 6));
 //! # Ok::<(), groupscale::Error>(())
 //! ```
+//!
+//! ## The main path
+//!
+//! A whole model (a file from [`loader`], or a shipped one) prepared once
+//! in a [`Session`], with k changed between two calls: no reload, no
+//! allocation.
+//!
+//! ```
+//! let model = groupscale::loader::builtin::model("cumulative")?;
+//! let mut session = groupscale::Session::new(&model, groupscale::default_backend()?, 1)?;
+//! let image = vec![0.0f32; model.input().item_len()];
+//! session.set_active_groups(1)?; // the cheapest point
+//! let cheap = session.infer(&image, 1)?.to_vec();
+//! session.set_active_groups(model.groups())?; // every group, at once
+//! let full = session.infer(&image, 1)?;
+//! assert_eq!(cheap.len(), full.len()); // class probabilities either way
+//! # Ok::<(), groupscale::Error>(())
+//! ```
+//!
+//! Under a latency or energy budget, [`manager::Server`] picks k, the cores
+//! and the clocks frame by frame from a profile table that
+//! [`manager::profile()`] measures (`examples/manager_loop.rs`).
+//!
+//! ## Where things live
+//!
+//! [`model`] holds the semantics (group layouts, layers, shapes);
+//! [`backend`](mod@backend) the backends (`scalar`, the oracle; `cpu`, one kernel table
+//! per instruction set; `cuda`; `wgpu`), which [`dispatch`] detects and
+//! picks; [`session`] runs a model on one; [`manager`] chooses operating
+//! points; [`platform`] reads and sets clocks, always restoring them;
+//! [`settings`] lists every environment variable the crate reads.
 
 pub mod backend;
 pub mod check;

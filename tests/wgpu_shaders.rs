@@ -57,3 +57,70 @@ fn no_adapter_is_unavailable_not_a_panic() {
         Ok(_) => panic!("an adapter with no backends enabled"),
     }
 }
+
+/// Each shader's uniform struct, as naga lays it out, against the Rust
+/// mirror in `src/backend/wgpu/params.rs`: member by member, by name and
+/// offset, and the struct's size (a size check alone misses two swapped
+/// fields).
+#[test]
+fn uniform_structs_match_their_rust_mirrors_member_by_member() {
+    use groupscale::backend::wgpu::params::{ConvParams, DenseParams, PoolParams, SoftmaxParams};
+    use std::mem::{offset_of, size_of};
+    macro_rules! fields {
+        ($t:ty: $($f:ident),* $(,)?) => {
+            (stringify!($t), size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])
+        };
+    }
+    let mirrors = [
+        (
+            Entry::Conv,
+            fields!(ConvParams: in_c, in_h, in_w, out_c, out_h, out_w, og, cg,
+            connectivity, kh, kw, sh, sw, ph, pw, dh, dw, relu, has_bias, _pad),
+        ),
+        (
+            Entry::MaxPool,
+            fields!(PoolParams: planes, in_h, in_w, out_h, out_w, kh, kw, sh, sw,
+            ph, pw, _pad),
+        ),
+        (
+            Entry::Linear,
+            fields!(DenseParams: batch, in_len, out_len, og, cg, connectivity, relu,
+            has_bias, k, classes, _pad0, _pad1),
+        ),
+        (
+            Entry::Softmax,
+            fields!(SoftmaxParams: rows, cols, _pad0, _pad1),
+        ),
+    ];
+    for (entry, (name, size, fields)) in mirrors {
+        for f16 in [false, true] {
+            let module = naga::front::wgsl::parse_str(&source(entry, f16)).unwrap();
+            let (members, span) = module
+                .types
+                .iter()
+                .find_map(|(_, ty)| match &ty.inner {
+                    naga::TypeInner::Struct { members, span }
+                        if ty.name.as_deref() == Some(name) =>
+                    {
+                        Some((members.clone(), *span))
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{entry:?}: no struct {name}"));
+            let wgsl: Vec<(String, usize)> = members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
+                .collect();
+            let rust: Vec<(String, usize)> =
+                fields.iter().map(|&(n, o)| (n.to_string(), o)).collect();
+            assert_eq!(
+                wgsl, rust,
+                "{name} (f16 {f16}): WGSL members against the Rust fields"
+            );
+            assert_eq!(
+                span as usize, size,
+                "{name}: WGSL size against the Rust size"
+            );
+        }
+    }
+}

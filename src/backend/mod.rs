@@ -17,6 +17,8 @@ use crate::model::shape::Shape4;
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+pub(crate) mod gpu;
 #[cfg(not(feature = "cuda"))]
 pub mod cuda {
     //! Built without the `cuda` feature.

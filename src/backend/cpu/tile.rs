@@ -68,6 +68,8 @@ macro_rules! simd_tiles {
         fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path
         $(, full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path)?
     ) => {
+        /// # Safety
+        /// As [`CpuKernels::tile_row`](crate::backend::cpu::kernels::CpuKernels::tile_row).
         // Index loops over the register arrays unroll fully into registers.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = $feature)]
@@ -105,6 +107,8 @@ macro_rules! simd_tiles {
             $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
         }
 
+        /// # Safety
+        /// As [`CpuKernels::tile`](crate::backend::cpu::kernels::CpuKernels::tile).
         // Index loops over the register arrays unroll fully into registers.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = $feature)]

@@ -129,3 +129,52 @@ impl Args {
         *o = output;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// The `GS_AT(Struct, member, offset)` list in `kernels/groupscale.cuh`
+    /// (which the emulator's C++ compiler checks against the C structs)
+    /// against the Rust structs, member by member, and complete: every Rust
+    /// field is in the list.
+    #[test]
+    fn the_header_offsets_match_the_rust_structs_member_by_member() {
+        macro_rules! fields {
+            ($t:ident: $($f:ident),* $(,)?) => {
+                (stringify!($t), vec![$((stringify!($f), offset_of!($t, $f))),*])
+            };
+        }
+        let rust = [
+            fields!(ConvArgs: input, weights, bias, output, batch, in_c, in_h, in_w, out_c,
+                out_h, out_w, og, cg, connectivity, kh, kw, sh, sw, ph, pw, dh, dw, relu,
+                channel_tiles),
+            fields!(PoolArgs: input, output, planes, in_h, in_w, out_h, out_w, kh, kw, sh, sw,
+                ph, pw, _pad),
+            fields!(DenseArgs: input, weights, bias, output, batch, in_len, out_len, og, cg,
+                connectivity, relu, head, k, classes),
+            fields!(SoftmaxArgs: input, output, rows, cols),
+        ];
+        let header = include_str!("../../../kernels/groupscale.cuh");
+        let listed: Vec<(String, String, usize)> = header
+            .split("GS_AT(")
+            .skip(2) // the text before the first, and the macro's definition
+            .map(|rest| {
+                let args = &rest[..rest.find(')').unwrap()];
+                let parts: Vec<&str> = args.split(',').map(str::trim).collect();
+                (parts[0].into(), parts[1].into(), parts[2].parse().unwrap())
+            })
+            .collect();
+        let mut expected = Vec::new();
+        for (name, fields) in &rust {
+            for (field, offset) in fields {
+                expected.push((name.to_string(), field.to_string(), *offset));
+            }
+        }
+        assert_eq!(
+            listed, expected,
+            "kernels/groupscale.cuh GS_AT list against args.rs"
+        );
+    }
+}

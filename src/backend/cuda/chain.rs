@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::device::{Device, DeviceBuffer};
 use super::kernel::CudaKernel;
+use crate::backend::gpu::{chain_bytes, destination, source, Source};
 use crate::backend::Chain;
 use crate::error::{check_len, Error, Result};
 use crate::model::shape::Shape4;
@@ -14,7 +15,7 @@ pub struct DeviceChain {
     device: Arc<dyn Device>,
     kernels: Vec<CudaKernel>,
     input: DeviceBuffer,
-    /// Layer i writes `activations[i % 2]`.
+    /// Used in turn, as `backend::gpu::source` and `destination` say.
     activations: [DeviceBuffer; 2],
     /// The element count of the last run's output, for `download`.
     last_output: Option<usize>,
@@ -59,7 +60,7 @@ impl Chain for DeviceChain {
         self.upload(input, shape)?;
         self.launch_all(shape, k)?;
         self.last_output = Some(last.len());
-        self.activations[(self.kernels.len() - 1) % 2].download_f32(output)
+        self.last_output().download_f32(output)
     }
 
     fn upload(&mut self, input: &[f32], shape: Shape4) -> Result<()> {
@@ -91,7 +92,7 @@ impl Chain for DeviceChain {
             return Err(crate::error::invalid("no run to download the output of"));
         };
         check_len("output", len, output.len())?;
-        self.activations[(self.kernels.len() - 1) % 2].download_f32(output)
+        self.last_output().download_f32(output)
     }
 }
 
@@ -100,11 +101,11 @@ impl DeviceChain {
     fn launch_all(&self, shape: Shape4, k: usize) -> Result<()> {
         let mut current = shape;
         for (i, kernel) in self.kernels.iter().enumerate() {
-            let src = match i {
-                0 => self.input.ptr(),
-                _ => self.activations[(i - 1) % 2].ptr(),
+            let src = match source(i) {
+                Source::Input => self.input.ptr(),
+                Source::Activations(j) => self.activations[j].ptr(),
             };
-            let dst = self.activations[i % 2].ptr();
+            let dst = self.activations[destination(i)].ptr();
             // SAFETY: `reserve_for` sized every buffer for this shape and k.
             unsafe { kernel.launch_on_device(current, k, src, dst)? };
             current = kernel.layer().output_shape(current, k)?;
@@ -115,12 +116,15 @@ impl DeviceChain {
     /// Grows the buffers for `shape` at `k` (a no-op once reserved) and
     /// returns the last layer's output shape.
     fn reserve_for(&mut self, shape: Shape4, k: usize) -> Result<Shape4> {
-        self.input.ensure(4 * shape.len())?;
-        let mut current = shape;
-        for (i, kernel) in self.kernels.iter().enumerate() {
-            current = kernel.layer().output_shape(current, k)?;
-            self.activations[i % 2].ensure(4 * current.len())?;
-        }
-        Ok(current)
+        let layers = self.kernels.iter().map(CudaKernel::layer);
+        let ([input, first, second], last) = chain_bytes(layers, shape, k)?;
+        self.input.ensure(input)?;
+        self.activations[0].ensure(first)?;
+        self.activations[1].ensure(second)?;
+        Ok(last)
+    }
+
+    fn last_output(&self) -> &DeviceBuffer {
+        &self.activations[destination(self.kernels.len() - 1)]
     }
 }

@@ -4,6 +4,7 @@
 
 use super::args::{Args, ConvArgs, DenseArgs, DevicePtr, PoolArgs, SoftmaxArgs};
 use super::device::{KernelName, Launch};
+use crate::backend::gpu::{call_dims, CallDims, LayerDims};
 use crate::backend::gpu_index;
 use crate::error::{Error, Result};
 
@@ -80,16 +81,12 @@ pub fn plan(
     tile: Option<Tile>,
     multiprocessors: u32,
 ) -> Result<Launch> {
-    let out = layer.output_shape(shape, k)?;
-    // Every element index the kernels form must fit in 32 bits.
-    gpu_index(shape.len(), "input elements")?;
-    gpu_index(out.len(), "output elements")?;
+    // Every size, and every element index the kernels form, fits in 32 bits.
+    let CallDims { out, layer: dims } = call_dims(layer, shape, k)?;
     let block = [THREADS, 1, 1];
-    let launch = match layer {
-        Layer::Conv2d(c) => {
-            let s = c.spec();
-            let layout = s.layout();
-            let og = layout.outputs_per_group();
+    let launch = match dims {
+        LayerDims::Conv(d) => {
+            let og = d.og as usize;
             let pixels = out.n * out.h * out.w;
             let tile = tile.unwrap_or_else(|| Tile::choose(og, pixels, k, multiprocessors));
             let channel_tiles = og.div_ceil(tile.width());
@@ -120,108 +117,80 @@ pub fn plan(
                     weights: ops.weights,
                     bias: ops.bias,
                     output: ops.output,
-                    batch: gpu_index(shape.n, "batch")?,
-                    in_c: gpu_index(shape.c, "channels")?,
-                    in_h: gpu_index(shape.h, "height")?,
-                    in_w: gpu_index(shape.w, "width")?,
-                    out_c: gpu_index(out.c, "channels")?,
-                    out_h: gpu_index(out.h, "height")?,
-                    out_w: gpu_index(out.w, "width")?,
-                    og: gpu_index(og, "channels")?,
-                    cg: gpu_index(layout.inputs_per_group(), "channels")?,
-                    connectivity: s.connectivity.gpu_code(),
-                    kh: gpu_index(s.kernel[0], "kernel")?,
-                    kw: gpu_index(s.kernel[1], "kernel")?,
-                    sh: gpu_index(s.stride[0], "stride")?,
-                    sw: gpu_index(s.stride[1], "stride")?,
-                    ph: gpu_index(s.padding[0], "padding")?,
-                    pw: gpu_index(s.padding[1], "padding")?,
-                    dh: gpu_index(s.dilation[0], "dilation")?,
-                    dw: gpu_index(s.dilation[1], "dilation")?,
-                    relu: s.relu.into(),
+                    batch: d.batch,
+                    in_c: d.in_c,
+                    in_h: d.in_h,
+                    in_w: d.in_w,
+                    out_c: d.out_c,
+                    out_h: d.out_h,
+                    out_w: d.out_w,
+                    og: d.og,
+                    cg: d.cg,
+                    connectivity: d.connectivity,
+                    kh: d.kh,
+                    kw: d.kw,
+                    sh: d.sh,
+                    sw: d.sw,
+                    ph: d.ph,
+                    pw: d.pw,
+                    dh: d.dh,
+                    dw: d.dw,
+                    relu: d.relu,
                     channel_tiles: channel_tiles as u32,
                 }),
             }
         }
-        Layer::MaxPool2d(p) => Launch {
+        LayerDims::Pool(d) => Launch {
             kernel: KernelName::MaxPool,
             grid: flat_grid(out.len(), THREADS as usize)?,
             block,
             args: Args::Pool(PoolArgs {
                 input: ops.input,
                 output: ops.output,
-                planes: gpu_index(shape.n * shape.c, "planes")?,
-                in_h: gpu_index(shape.h, "height")?,
-                in_w: gpu_index(shape.w, "width")?,
-                out_h: gpu_index(out.h, "height")?,
-                out_w: gpu_index(out.w, "width")?,
-                kh: gpu_index(p.kernel[0], "kernel")?,
-                kw: gpu_index(p.kernel[1], "kernel")?,
-                sh: gpu_index(p.stride[0], "stride")?,
-                sw: gpu_index(p.stride[1], "stride")?,
-                ph: gpu_index(p.padding[0], "padding")?,
-                pw: gpu_index(p.padding[1], "padding")?,
+                planes: d.planes,
+                in_h: d.in_h,
+                in_w: d.in_w,
+                out_h: d.out_h,
+                out_w: d.out_w,
+                kh: d.kh,
+                kw: d.kw,
+                sh: d.sh,
+                sw: d.sw,
+                ph: d.ph,
+                pw: d.pw,
                 _pad: 0,
             }),
         },
-        Layer::Linear(l) => {
-            let s = l.spec();
-            let layout = s.layout();
-            Launch {
-                kernel: dense_kernel(arithmetic),
-                grid: flat_grid(out.len(), DENSE_ROWS)?,
-                block,
-                args: Args::Dense(DenseArgs {
-                    input: ops.input,
-                    weights: ops.weights,
-                    bias: ops.bias,
-                    output: ops.output,
-                    batch: gpu_index(shape.n, "batch")?,
-                    in_len: gpu_index(shape.item_len(), "features")?,
-                    out_len: gpu_index(out.item_len(), "features")?,
-                    og: gpu_index(layout.outputs_per_group(), "features")?,
-                    cg: gpu_index(layout.inputs_per_group(), "features")?,
-                    connectivity: s.connectivity.gpu_code(),
-                    relu: s.relu.into(),
-                    head: 0,
-                    k: gpu_index(k, "groups")?,
-                    classes: 0,
-                }),
-            }
-        }
-        Layer::Head(h) => {
-            let s = h.spec();
-            Launch {
-                kernel: dense_kernel(arithmetic),
-                grid: flat_grid(out.len(), DENSE_ROWS)?,
-                block,
-                args: Args::Dense(DenseArgs {
-                    input: ops.input,
-                    weights: ops.weights,
-                    bias: ops.bias,
-                    output: ops.output,
-                    batch: gpu_index(shape.n, "batch")?,
-                    in_len: gpu_index(shape.item_len(), "features")?,
-                    out_len: gpu_index(s.classes, "classes")?,
-                    og: gpu_index(s.features_per_group(), "features")?,
-                    cg: 0,
-                    connectivity: 0,
-                    relu: 0,
-                    head: 1,
-                    k: gpu_index(k, "groups")?,
-                    classes: gpu_index(s.classes, "classes")?,
-                }),
-            }
-        }
-        Layer::Softmax => Launch {
+        LayerDims::Dense(d) => Launch {
+            kernel: dense_kernel(arithmetic),
+            grid: flat_grid(out.len(), DENSE_ROWS)?,
+            block,
+            args: Args::Dense(DenseArgs {
+                input: ops.input,
+                weights: ops.weights,
+                bias: ops.bias,
+                output: ops.output,
+                batch: d.batch,
+                in_len: d.in_len,
+                out_len: d.out_len,
+                og: d.og,
+                cg: d.cg,
+                connectivity: d.connectivity,
+                relu: d.relu,
+                head: d.head,
+                k: d.k,
+                classes: d.classes,
+            }),
+        },
+        LayerDims::Softmax(d) => Launch {
             kernel: KernelName::Softmax,
             grid: flat_grid(shape.n, THREADS as usize)?,
             block,
             args: Args::Softmax(SoftmaxArgs {
                 input: ops.input,
                 output: ops.output,
-                rows: gpu_index(shape.n, "rows")?,
-                cols: gpu_index(shape.item_len(), "columns")?,
+                rows: d.rows,
+                cols: d.cols,
             }),
         },
     };

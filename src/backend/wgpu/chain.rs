@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::gpu::Gpu;
 use super::kernel::{check_gpu, failure, GpuKernel};
+use crate::backend::gpu::{chain_bytes, destination, source, Source};
 use crate::backend::Chain;
 use crate::error::{check_len, Error, Result};
 use crate::model::shape::Shape4;
@@ -16,7 +17,7 @@ use wgpu::BufferUsages as U;
 /// The chain's buffers at one capacity, with the bind groups that name them.
 struct Buffers {
     input: wgpu::Buffer,
-    /// Layer i writes `activations[i % 2]`.
+    /// Used in turn, as `backend::gpu::source` and `destination` say.
     activations: [wgpu::Buffer; 2],
     readback: wgpu::Buffer,
     /// Bytes each of input, activations[0], activations[1] holds.
@@ -52,13 +53,9 @@ impl WgpuChain {
     /// The bytes each buffer needs for `shape` at `k`, and the last layer's
     /// output shape.
     fn needs(&self, shape: Shape4, k: usize) -> Result<([u64; 3], Shape4)> {
-        let mut needs = [4 * shape.len() as u64, 0, 0];
-        let mut current = shape;
-        for (i, kernel) in self.kernels.iter().enumerate() {
-            current = kernel.layer().output_shape(current, k)?;
-            needs[1 + i % 2] = needs[1 + i % 2].max(4 * current.len() as u64);
-        }
-        Ok((needs, current))
+        let layers = self.kernels.iter().map(GpuKernel::layer);
+        let (needs, last) = chain_bytes(layers, shape, k)?;
+        Ok((needs.map(|bytes| bytes as u64), last))
     }
 
     /// Grows the buffers for `shape` at `k` (nothing once reserved) and
@@ -93,12 +90,11 @@ impl WgpuChain {
             .iter()
             .enumerate()
             .map(|(i, kernel)| {
-                let src = if i == 0 {
-                    &input
-                } else {
-                    &activations[(i - 1) % 2]
+                let src = match source(i) {
+                    Source::Input => &input,
+                    Source::Activations(j) => &activations[j],
                 };
-                kernel.bind_group(src, &activations[i % 2])
+                kernel.bind_group(src, &activations[destination(i)])
             })
             .collect();
         Buffers {
@@ -127,7 +123,7 @@ impl WgpuChain {
 
     fn last_output(&self) -> &wgpu::Buffer {
         let buffers = self.buffers.as_ref().expect("reserve_for made the buffers");
-        &buffers.activations[(self.kernels.len() - 1) % 2]
+        &buffers.activations[destination(self.kernels.len() - 1)]
     }
 }
 

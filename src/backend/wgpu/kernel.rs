@@ -10,6 +10,7 @@ use wgpu::util::DeviceExt;
 use super::gpu::{Gpu, Pipeline};
 use super::params::{ConvParams, DenseParams, PoolParams, SoftmaxParams};
 use super::shaders::Entry;
+use crate::backend::gpu::{call_dims, CallDims, LayerDims};
 use crate::backend::{check_run, gpu_index, BackendKind, Kernel};
 use crate::error::{Error, Result};
 
@@ -220,7 +221,7 @@ impl GpuKernel {
 
     /// The uniform bytes and the workgroup grid for one call.
     fn plan(&self, shape: Shape4, k: usize) -> Result<(Uniform, [u32; 3])> {
-        let out = self.layer.output_shape(shape, k)?;
+        let CallDims { out, layer: dims } = call_dims(&self.layer, shape, k)?;
         let flat = |count: usize| -> Result<[u32; 3]> {
             let groups = gpu_index(count.div_ceil(WORKGROUP as usize), "workgroups")?;
             let max = self.gpu.max_workgroups;
@@ -234,36 +235,12 @@ impl GpuKernel {
             u.bytes[..u.len].copy_from_slice(bytemuck::bytes_of(&v));
             u
         }
-        Ok(match &self.layer {
-            Layer::Conv2d(c) => {
-                let s = c.spec();
-                let layout = s.layout();
-                let params = ConvParams {
-                    in_c: gpu_index(shape.c, "channels")?,
-                    in_h: gpu_index(shape.h, "height")?,
-                    in_w: gpu_index(shape.w, "width")?,
-                    out_c: gpu_index(out.c, "channels")?,
-                    out_h: gpu_index(out.h, "height")?,
-                    out_w: gpu_index(out.w, "width")?,
-                    og: gpu_index(layout.outputs_per_group(), "channels")?,
-                    cg: gpu_index(layout.inputs_per_group(), "channels")?,
-                    connectivity: s.connectivity.gpu_code(),
-                    kh: s.kernel[0] as u32,
-                    kw: s.kernel[1] as u32,
-                    sh: s.stride[0] as u32,
-                    sw: s.stride[1] as u32,
-                    ph: s.padding[0] as u32,
-                    pw: s.padding[1] as u32,
-                    dh: s.dilation[0] as u32,
-                    dw: s.dilation[1] as u32,
-                    relu: s.relu.into(),
-                    has_bias: c.bias().is_some().into(),
-                    _pad: 0,
-                };
+        Ok(match dims {
+            LayerDims::Conv(d) => {
                 let grid = [
                     gpu_index((out.h * out.w).div_ceil(WORKGROUP as usize), "workgroups")?,
-                    gpu_index(out.c, "channels")?,
-                    gpu_index(out.n, "batch")?,
+                    d.out_c,
+                    d.batch,
                 ];
                 if grid.iter().any(|&g| g > self.gpu.max_workgroups) {
                     return Err(Error::Shape(format!(
@@ -271,71 +248,11 @@ impl GpuKernel {
                         self.gpu.max_workgroups
                     )));
                 }
-                (pod(params), grid)
+                (pod(ConvParams::from(d)), grid)
             }
-            Layer::MaxPool2d(p) => {
-                let params = PoolParams {
-                    planes: gpu_index(shape.n * shape.c, "planes")?,
-                    in_h: gpu_index(shape.h, "height")?,
-                    in_w: gpu_index(shape.w, "width")?,
-                    out_h: gpu_index(out.h, "height")?,
-                    out_w: gpu_index(out.w, "width")?,
-                    kh: p.kernel[0] as u32,
-                    kw: p.kernel[1] as u32,
-                    sh: p.stride[0] as u32,
-                    sw: p.stride[1] as u32,
-                    ph: p.padding[0] as u32,
-                    pw: p.padding[1] as u32,
-                    _pad: 0,
-                };
-                (pod(params), flat(out.len())?)
-            }
-            Layer::Linear(l) => {
-                let s = l.spec();
-                let layout = s.layout();
-                let params = DenseParams {
-                    batch: gpu_index(shape.n, "batch")?,
-                    in_len: gpu_index(shape.item_len(), "features")?,
-                    out_len: gpu_index(out.item_len(), "features")?,
-                    og: gpu_index(layout.outputs_per_group(), "features")?,
-                    cg: gpu_index(layout.inputs_per_group(), "features")?,
-                    connectivity: s.connectivity.gpu_code(),
-                    relu: s.relu.into(),
-                    has_bias: l.bias().is_some().into(),
-                    k: k as u32,
-                    classes: 0,
-                    _pad0: 0,
-                    _pad1: 0,
-                };
-                (pod(params), flat(out.len())?)
-            }
-            Layer::Head(h) => {
-                let s = h.spec();
-                let params = DenseParams {
-                    batch: gpu_index(shape.n, "batch")?,
-                    in_len: gpu_index(shape.item_len(), "features")?,
-                    out_len: gpu_index(s.classes, "classes")?,
-                    og: gpu_index(s.features_per_group(), "features")?,
-                    cg: 0,
-                    connectivity: 0,
-                    relu: 0,
-                    has_bias: 1,
-                    k: k as u32,
-                    classes: gpu_index(s.classes, "classes")?,
-                    _pad0: 0,
-                    _pad1: 0,
-                };
-                (pod(params), flat(out.len())?)
-            }
-            Layer::Softmax => {
-                let params = SoftmaxParams {
-                    rows: gpu_index(shape.n, "rows")?,
-                    cols: gpu_index(shape.item_len(), "columns")?,
-                    _pad0: 0,
-                    _pad1: 0,
-                };
-                (pod(params), flat(shape.n)?)
-            }
+            LayerDims::Pool(d) => (pod(PoolParams::from(d)), flat(out.len())?),
+            LayerDims::Dense(d) => (pod(DenseParams::from(d)), flat(out.len())?),
+            LayerDims::Softmax(d) => (pod(SoftmaxParams::from(d)), flat(shape.n)?),
         })
     }
 }

@@ -4,6 +4,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::backend::gpu::{ConvDims, DenseDims, PoolDims, SoftmaxDims};
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ConvParams {
@@ -78,3 +80,79 @@ const _: () = {
     assert!(std::mem::size_of::<DenseParams>() == 48);
     assert!(std::mem::size_of::<SoftmaxParams>() == 16);
 };
+
+impl From<ConvDims> for ConvParams {
+    fn from(d: ConvDims) -> Self {
+        Self {
+            in_c: d.in_c,
+            in_h: d.in_h,
+            in_w: d.in_w,
+            out_c: d.out_c,
+            out_h: d.out_h,
+            out_w: d.out_w,
+            og: d.og,
+            cg: d.cg,
+            connectivity: d.connectivity,
+            kh: d.kh,
+            kw: d.kw,
+            sh: d.sh,
+            sw: d.sw,
+            ph: d.ph,
+            pw: d.pw,
+            dh: d.dh,
+            dw: d.dw,
+            relu: d.relu,
+            has_bias: d.has_bias,
+            _pad: 0,
+        }
+    }
+}
+
+impl From<PoolDims> for PoolParams {
+    fn from(d: PoolDims) -> Self {
+        Self {
+            planes: d.planes,
+            in_h: d.in_h,
+            in_w: d.in_w,
+            out_h: d.out_h,
+            out_w: d.out_w,
+            kh: d.kh,
+            kw: d.kw,
+            sh: d.sh,
+            sw: d.sw,
+            ph: d.ph,
+            pw: d.pw,
+            _pad: 0,
+        }
+    }
+}
+
+impl From<DenseDims> for DenseParams {
+    fn from(d: DenseDims) -> Self {
+        Self {
+            batch: d.batch,
+            in_len: d.in_len,
+            out_len: d.out_len,
+            og: d.og,
+            cg: d.cg,
+            connectivity: d.connectivity,
+            relu: d.relu,
+            has_bias: d.has_bias,
+            k: d.k,
+            classes: d.classes,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
+impl From<SoftmaxDims> for SoftmaxParams {
+    fn from(d: SoftmaxDims) -> Self {
+        Self {
+            rows: d.rows,
+            cols: d.cols,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}

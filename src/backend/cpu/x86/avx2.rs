@@ -41,6 +41,9 @@ impl CpuKernels for Avx2 {
 }
 
 /// The portable dot product compiled for 256-bit vectors with FMA.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     crate::backend::cpu::portable::dot(a, b)

@@ -41,6 +41,9 @@ impl CpuKernels for Avx512 {
 }
 
 /// The portable dot product compiled for 512-bit vectors.
+///
+/// # Safety
+/// The CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     crate::backend::cpu::portable::dot(a, b)
