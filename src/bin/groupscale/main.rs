@@ -6,6 +6,7 @@
 mod alloc_count;
 mod bench;
 mod classify;
+mod clock_flags;
 mod clocks;
 mod conv;
 mod eval;

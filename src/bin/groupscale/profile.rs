@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use groupscale::loader::builtin;
 use groupscale::manager::{self, PointSet, ProfileOptions, ProfileTable};
-use groupscale::platform::{GuardOptions, Sysfs};
 use groupscale::Model;
 
+use crate::clock_flags::ClockFlags;
 use crate::{plots, Outcome};
 
 #[derive(clap::Args)]
@@ -34,14 +34,8 @@ pub struct Args {
     /// Write SVG plots here.
     #[arg(long)]
     pub plots: Option<PathBuf>,
-    /// Root of the sysfs tree (a fake board for tests).
-    #[arg(long, default_value = "/")]
-    pub sysfs_root: PathBuf,
-    /// Where clock changes are recorded before they are made.
-    #[arg(long)]
-    pub state_file: Option<PathBuf>,
-    #[arg(long)]
-    pub nvpmodel_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub clock: ClockFlags,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -77,8 +71,8 @@ pub fn profile(model: &Model, args: &Args) -> anyhow::Result<ProfileTable> {
     let options = ProfileOptions {
         points: args.points.parse::<PointSet>()?,
         runs: args.runs,
-        sysfs: Sysfs::new(&args.sysfs_root),
-        guard: GuardOptions::standard(args.state_file.as_deref(), args.nvpmodel_bin.as_deref()),
+        sysfs: args.clock.sysfs(),
+        guard: args.clock.guard(),
     };
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()

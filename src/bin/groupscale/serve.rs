@@ -9,9 +9,9 @@ use groupscale::manager::{
     self, Budget, BudgetSource, ClockControl, PointSet, ProfileOptions, ProfileTable, ServeStats,
     Server,
 };
-use groupscale::platform::{GuardOptions, Sysfs};
 use serde::Serialize;
 
+use crate::clock_flags::ClockFlags;
 use crate::{alloc_count, Outcome};
 
 #[derive(clap::Args)]
@@ -45,12 +45,8 @@ pub struct Args {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
-    #[arg(long, default_value = "/")]
-    sysfs_root: PathBuf,
-    #[arg(long)]
-    state_file: Option<PathBuf>,
-    #[arg(long)]
-    nvpmodel_bin: Option<PathBuf>,
+    #[command(flatten)]
+    clock: ClockFlags,
 }
 
 #[derive(Serialize)]
@@ -77,7 +73,6 @@ fn budget_source(args: &Args) -> anyhow::Result<BudgetSource> {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let model = builtin::open(&args.model)?;
     let mut budgets = budget_source(&args)?;
-    let guard = GuardOptions::standard(args.state_file.as_deref(), args.nvpmodel_bin.as_deref());
     let table = match &args.profile {
         Some(path) => ProfileTable::load(path)?,
         None => {
@@ -87,8 +82,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             let options = ProfileOptions {
                 points: PointSet::NoClocks,
                 runs: 15,
-                sysfs: Sysfs::new(&args.sysfs_root),
-                guard: guard.clone(),
+                sysfs: args.clock.sysfs(),
+                guard: args.clock.guard(),
             };
             manager::profile(&model, &data, &options, &mut |_| {})?
         }
@@ -104,9 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     data.to_input(model.input(), 0..data.len(), &mut inputs)?;
 
     let clocks = ClockControl::new(
-        Sysfs::new(&args.sysfs_root),
-        guard,
-        args.nvpmodel_bin.as_deref(),
+        args.clock.sysfs(),
+        args.clock.guard(),
+        args.clock.nvpmodel_bin.as_deref(),
     )?;
     let mut server = Server::new(&model, table, Some(clocks), Some(alloc_count::allocations))?;
     let mut latencies = Vec::with_capacity(frames.min(1 << 16));
