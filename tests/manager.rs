@@ -352,7 +352,10 @@ fn the_server_follows_the_budget_frame_by_frame() {
         Server::new(&model, common::serving::serving_table(groups), None, None).unwrap();
     let image = vec![0.1f32; model.input().item_len()];
     let mut ks = Vec::new();
-    for budget in [1000.0, 1000.0, 1e-6, 1e-6, 1000.0] {
+    // Budgets far from every point's cost, so the choice does not depend
+    // on how fast this machine (or qemu) runs the frames: the server learns
+    // a slowdown from them.
+    for budget in [1e9, 1e9, 1e-9, 1e-9, 1e9] {
         let report = server.run_frame(Budget::LatencyMs(budget), &image).unwrap();
         ks.push(server.manager().point(report.start.point).point.k);
         assert_eq!(server.session().active_groups(), *ks.last().unwrap());
