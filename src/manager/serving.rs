@@ -244,7 +244,6 @@ impl Server {
             self.frame,
             point.label()
         ));
-        self.current = Some(index);
         if previous.is_some() {
             self.stats.switches += 1;
         }
@@ -282,6 +281,9 @@ impl Server {
                 self.pending = Pending::K;
             }
         }
+        // Only now: a switch that failed part-way (a clock write refused)
+        // leaves the server on its old point, and the next frame retries.
+        self.current = Some(index);
         Ok(())
     }
 
