@@ -68,9 +68,9 @@ pub mod session;
 pub mod settings;
 
 #[cfg(feature = "cpu")]
-pub use backend::cpu::{CpuBackend, CpuConfig, CpuIsa};
+pub use backend::cpu::{ConvAlgo, CpuBackend, CpuConfig, CpuIsa};
 pub use backend::scalar::ScalarBackend;
-pub use backend::{Backend, BackendKind, Chain, Kernel};
+pub use backend::{Arithmetic, Backend, BackendKind, Chain, Kernel};
 pub use dispatch::{backend, default_backend, registry};
 pub use error::{Error, Result};
 pub use exec::PreparedLayer;

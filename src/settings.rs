@@ -81,6 +81,12 @@ pub const CPU_ISA: Knob = knob(
     "the CPU kernels (default: the best this CPU runs)",
     Scope::Run,
 );
+pub const CONV_ALGO: Knob = knob(
+    "GROUPSCALE_CONV_ALGO",
+    "auto|direct|winograd|winograd-f2|winograd-f4",
+    "the CPU convolution algorithm per 3×3 stride-1 layer (default auto: Winograd where the measured rule in docs/winograd.md favours it); a forced Winograd falls back to direct on other layers unless GROUPSCALE_STRICT is set",
+    Scope::Run,
+);
 pub const THREADS: Knob = knob(
     "GROUPSCALE_THREADS",
     "N (at least 1)",
@@ -227,6 +233,7 @@ pub const KNOBS: &[Knob] = &[
     BACKEND,
     STRICT,
     CPU_ISA,
+    CONV_ALGO,
     THREADS,
     CORES,
     CUDA_DEVICE,

@@ -286,6 +286,50 @@ fn cpu_isa_overrides_are_honoured_or_refused() {
 }
 
 #[test]
+fn conv_algorithm_overrides_are_honoured_or_refused() {
+    let run = |algo: &str, layers: &str, strict: bool| {
+        let mut cmd = common::groupscale_command();
+        cmd.args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--layers",
+            layers,
+            "--k",
+            "1",
+            "--time-ms",
+            "1",
+        ])
+        .env("GROUPSCALE_CONV_ALGO", algo)
+        .env_remove("GROUPSCALE_BACKEND");
+        if strict {
+            cmd.env("GROUPSCALE_STRICT", "1");
+        } else {
+            cmd.env_remove("GROUPSCALE_STRICT");
+        }
+        cmd.output().unwrap()
+    };
+    assert_clean_failure(&run("fft", "L5", false), "GROUPSCALE_CONV_ALGO");
+    // Forced Winograd on a 5×5 layer: direct instead, or refused when strict.
+    let out = run("winograd", "L1", false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("winograd convolutions"));
+    assert_clean_failure(&run("winograd", "L1", true), "3×3");
+    for algo in ["direct", "winograd-f2", "winograd-f4", "auto"] {
+        let out = run(algo, "L5", true);
+        assert!(
+            out.status.success(),
+            "{algo}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn eval_prints_every_k_and_the_memory_comparison() {
     let out = groupscale(&[
         "eval",

@@ -17,6 +17,7 @@ fn cpu(isa: CpuIsa, threads: usize) -> Arc<dyn Backend> {
             isa: Some(isa),
             threads: Some(threads),
             cores: None,
+            conv: None,
         })
         .unwrap(),
     )

@@ -8,7 +8,7 @@ use std::sync::Arc;
 mod common;
 
 use groupscale::presets::alexnet_cifar;
-use groupscale::{Backend, CpuBackend, CpuConfig, CpuIsa, PreparedLayer};
+use groupscale::{Backend, ConvAlgo, CpuBackend, CpuConfig, CpuIsa, PreparedLayer};
 
 struct Counting;
 
@@ -74,15 +74,24 @@ fn assert_session_switches_allocate_nothing(backend: Arc<dyn Backend>, label: &s
 
 fn layers_on_one_or_two_threads() {
     // Two threads go through the worker pool, whose jobs live on the stack.
-    for (isa, threads) in CpuIsa::supported()
-        .into_iter()
-        .flat_map(|isa| [(isa, 1), (isa, 2)])
-    {
+    // Every convolution path: direct, both Winograd tilings, and `auto`.
+    let convs = [
+        ConvAlgo::Auto,
+        ConvAlgo::Direct,
+        ConvAlgo::WinogradF2,
+        ConvAlgo::WinogradF4,
+    ];
+    for (isa, threads, conv) in CpuIsa::supported().into_iter().flat_map(|isa| {
+        [1, 2]
+            .into_iter()
+            .flat_map(move |t| convs.map(|conv| (isa, t, conv)))
+    }) {
         let backend: Arc<dyn Backend> = Arc::new(
             CpuBackend::new(CpuConfig {
                 isa: Some(isa),
                 threads: Some(threads),
                 cores: None,
+                conv: Some(conv),
             })
             .unwrap(),
         );
@@ -118,7 +127,7 @@ fn layers_on_one_or_two_threads() {
             let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
             assert_eq!(
                 allocations, 0,
-                "{} on {isa} with {threads} threads: {allocations} allocations while switching k",
+                "{} on {isa} ({conv}) with {threads} threads: {allocations} allocations while switching k",
                 preset.name
             );
         }
@@ -132,6 +141,7 @@ fn model_session() {
                 isa: Some(isa),
                 threads: Some(2),
                 cores: None,
+                conv: None,
             })
             .unwrap(),
         );

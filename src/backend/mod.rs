@@ -114,11 +114,28 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// How this backend computes `layer`, for deriving the rounding error
+    /// its results may show against the oracle.
+    fn arithmetic(&self, _layer: &Layer) -> Arithmetic {
+        Arithmetic::Direct
+    }
+
     /// A device backend's way to run a whole chain of layers with the
     /// activations left on the device; `None` where layers run one by one.
     fn prepare_chain(&self, _layers: &[Layer]) -> Option<Result<Box<dyn Chain>>> {
         None
     }
+}
+
+/// How a backend computes a layer: what its error bound is derived from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arithmetic {
+    /// The oracle's sums in another order: each output's error grows with
+    /// its reduction length (`check::tolerance`).
+    Direct,
+    /// Winograd F(tile×tile, 3×3): larger error, bounded per output by
+    /// `check::winograd_tolerances`.
+    Winograd { tile: usize },
 }
 
 /// Layers prepared to run back to back on a device: one copy in, one out.

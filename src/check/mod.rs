@@ -3,6 +3,11 @@
 
 pub mod cases;
 pub mod selftest;
+#[cfg(feature = "cpu")]
+mod winograd;
+
+#[cfg(feature = "cpu")]
+pub use winograd::winograd_tolerances;
 
 /// The largest difference allowed between two f32 results of a reduction
 /// over `depth` products: the summation orders of two correct kernels differ,
@@ -32,6 +37,21 @@ impl std::fmt::Display for Mismatch {
 /// The worst element relative to its tolerance: `Ok(ratio ≤ 1)` or the
 /// first element past it. NaN anywhere is a mismatch.
 pub fn compare(expected: &[f32], got: &[f32], depth: usize) -> Result<f32, Mismatch> {
+    compare_by(expected, got, |_, e| tolerance(depth, e))
+}
+
+/// As [`compare`], with one tolerance per element.
+pub fn compare_each(expected: &[f32], got: &[f32], tolerances: &[f32]) -> Result<f32, Mismatch> {
+    compare_by(expected, got, |i, _| {
+        tolerances.get(i).copied().unwrap_or(0.0)
+    })
+}
+
+fn compare_by(
+    expected: &[f32],
+    got: &[f32],
+    tolerance: impl Fn(usize, f32) -> f32,
+) -> Result<f32, Mismatch> {
     if expected.len() != got.len() {
         return Err(Mismatch {
             index: expected.len().min(got.len()),
@@ -42,7 +62,7 @@ pub fn compare(expected: &[f32], got: &[f32], depth: usize) -> Result<f32, Misma
     }
     let mut worst = 0.0f32;
     for (index, (&e, &g)) in expected.iter().zip(got).enumerate() {
-        let tolerance = tolerance(depth, e);
+        let tolerance = tolerance(index, e);
         let diff = (e - g).abs();
         if diff.is_nan() || diff > tolerance {
             if e.is_infinite() && e == g {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::backend::scalar::ScalarBackend;
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Arithmetic, Backend, BackendKind};
 use crate::check::cases::Case;
 use crate::check::compare;
 use crate::dispatch;
@@ -39,17 +39,31 @@ pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
         }
         #[cfg(feature = "cpu")]
         if probe.kind == BackendKind::Cpu {
-            use crate::backend::cpu::{CpuBackend, CpuConfig, CpuIsa};
+            use crate::backend::cpu::{ConvAlgo, CpuBackend, CpuConfig, CpuIsa};
+            // Each ISA as users get it (`auto`), and pinned to each
+            // convolution path, so every path meets the oracle whatever the
+            // shape rule picks.
             for isa in CpuIsa::supported() {
-                let config = CpuConfig {
-                    isa: Some(isa),
-                    ..CpuConfig::default()
-                };
-                if let Ok((cpu, _)) = CpuBackend::configured(config) {
-                    targets.push(Target {
-                        label: format!("cpu/{isa}"),
-                        backend: Arc::new(cpu),
-                    });
+                for conv in [
+                    ConvAlgo::Auto,
+                    ConvAlgo::Direct,
+                    ConvAlgo::WinogradF2,
+                    ConvAlgo::WinogradF4,
+                ] {
+                    let config = CpuConfig {
+                        isa: Some(isa),
+                        conv: Some(conv),
+                        ..CpuConfig::default()
+                    };
+                    if let Ok((cpu, _)) = CpuBackend::configured(config) {
+                        targets.push(Target {
+                            label: match conv {
+                                ConvAlgo::Auto => format!("cpu/{isa}"),
+                                pinned => format!("cpu/{isa}/{pinned}"),
+                            },
+                            backend: Arc::new(cpu),
+                        });
+                    }
                 }
             }
             continue;
@@ -70,6 +84,31 @@ pub fn targets(only: Option<BackendKind>) -> Vec<Target> {
         });
     }
     targets
+}
+
+/// Compares `got` with the oracle's `want` under the bound of the
+/// arithmetic the target uses for the case's layer.
+pub fn compare_case(
+    target: &Target,
+    case: &Case,
+    want: &[f32],
+    got: &[f32],
+) -> Result<f32, crate::check::Mismatch> {
+    match target.backend.arithmetic(&case.layer) {
+        #[cfg(feature = "cpu")]
+        // The larger of the Winograd bound and the direct one, since a
+        // backend on `auto` runs some sizes directly.
+        Arithmetic::Winograd { tile } => match crate::check::winograd_tolerances(case, tile) {
+            Some(mut tolerances) => {
+                for (t, e) in tolerances.iter_mut().zip(want) {
+                    *t = t.max(crate::check::tolerance(case.depth(), *e));
+                }
+                crate::check::compare_each(want, got, &tolerances)
+            }
+            None => panic!("{}: no Winograd bound for case {}", target.label, case.name),
+        },
+        _ => compare(want, got, case.depth()),
+    }
 }
 
 /// The oracle's outputs for `cases`, computed once and shared by all targets.
@@ -115,7 +154,7 @@ pub fn check(target: &Target, cases: &[Case], expected: &[Tensor]) -> Outcome {
                 case.name.clone(),
                 format!("shape {} instead of {}", got.shape, want.shape),
             )),
-            Ok(got) => match compare(&want.data, &got.data, case.depth()) {
+            Ok(got) => match compare_case(target, case, &want.data, &got.data) {
                 Ok(ratio) => {
                     outcome.passed += 1;
                     outcome.worst = outcome.worst.max(ratio);

@@ -76,6 +76,7 @@ pub fn backend_for(placement: &Placement) -> Result<Arc<dyn Backend>> {
             isa: None,
             threads: placement.threads,
             cores: placement.cores.clone(),
+            conv: None,
         })?;
         return Ok(Arc::new(cpu));
     }

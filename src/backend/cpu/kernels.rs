@@ -7,6 +7,8 @@
 
 use crate::backend::cpu::isa::CpuIsa;
 use crate::backend::cpu::tile::TileArgs;
+use crate::backend::cpu::winograd::transform::{InputJob, OutputJob};
+use crate::backend::cpu::winograd::Tiling;
 
 /// A dot product as the dense layers call it: `Σ a[i]·b[i]` over the shorter
 /// length.
@@ -61,6 +63,22 @@ pub(crate) trait CpuKernels: Send + Sync + 'static {
     /// The CPU supports `Self::ISA`; `top` and `bottom` hold at least
     /// `2·row.len()` floats.
     unsafe fn max_pool_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize;
+
+    /// Winograd input transform of a run of tiles
+    /// ([`transform::input`](crate::backend::cpu::winograd::transform::input)),
+    /// compiled for this ISA.
+    ///
+    /// # Safety
+    /// The CPU supports `Self::ISA`; as `transform::input`.
+    unsafe fn winograd_input<const M: usize, const A: usize, T: Tiling<M, A>>(job: &InputJob);
+
+    /// Winograd output transform of one channel's tiles
+    /// ([`transform::output`](crate::backend::cpu::winograd::transform::output)),
+    /// compiled for this ISA.
+    ///
+    /// # Safety
+    /// The CPU supports `Self::ISA`; as `transform::output`.
+    unsafe fn winograd_output<const M: usize, const A: usize, T: Tiling<M, A>>(job: &OutputJob);
 }
 
 /// The table's dot product as a safe function pointer.

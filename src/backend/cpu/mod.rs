@@ -2,6 +2,8 @@
 //! x86-64, NEON on AArch64 and ARMv7, portable Rust elsewhere), on a worker
 //! pool that can be pinned to chosen cores.
 
+mod algo;
+mod auto_conv;
 mod conv;
 mod dense;
 pub mod isa;
@@ -10,14 +12,17 @@ mod neon;
 mod pool;
 mod portable;
 mod tile;
+pub(crate) mod winograd;
 mod workers;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-use crate::backend::{Backend, BackendKind, Kernel};
+use crate::backend::{Arithmetic, Backend, BackendKind, Kernel};
 use crate::error::{Error, Result};
 use crate::model::layer::Layer;
 use crate::settings;
+pub use algo::ConvAlgo;
+use algo::ConvPath;
 pub use isa::CpuIsa;
 use kernels::CpuKernels;
 use workers::Workers;
@@ -30,6 +35,9 @@ pub struct CpuConfig {
     /// Cores to pin worker i to (`cores[i % len]`); `None` leaves the
     /// scheduler free.
     pub cores: Option<Vec<usize>>,
+    /// The convolution algorithm; `None` reads `GROUPSCALE_CONV_ALGO`
+    /// (default [`ConvAlgo::Auto`]).
+    pub conv: Option<ConvAlgo>,
 }
 
 impl CpuConfig {
@@ -47,6 +55,7 @@ impl CpuConfig {
                 .value()
                 .map(|v| settings::parse_cpu_list(settings::CORES.name, &v))
                 .transpose()?,
+            conv: ConvAlgo::from_env()?,
         })
     }
 }
@@ -54,6 +63,7 @@ impl CpuConfig {
 #[derive(Clone)]
 pub struct CpuBackend {
     isa: CpuIsa,
+    conv: ConvAlgo,
     workers: Workers,
 }
 
@@ -69,8 +79,13 @@ impl CpuBackend {
             .threads
             .or_else(|| config.cores.as_ref().map(Vec::len))
             .unwrap_or_else(default_threads);
+        let conv = match config.conv {
+            Some(conv) => conv,
+            None => ConvAlgo::from_env()?.unwrap_or_default(),
+        };
         Ok(Self {
             isa,
+            conv,
             workers: Workers::new(threads, config.cores)?,
         })
     }
@@ -88,6 +103,7 @@ impl CpuBackend {
             isa: choice.isa.or(env.isa),
             threads: choice.threads.or(env.threads),
             cores: choice.cores.or(env.cores),
+            conv: choice.conv.or(env.conv),
         };
         match Self::new(config.clone()) {
             Err(e @ Error::IsaUnavailable { .. }) if !caller_named_isa && !settings::strict() => {
@@ -118,6 +134,10 @@ impl CpuBackend {
     pub fn threads(&self) -> usize {
         self.workers.threads()
     }
+
+    pub fn conv_algo(&self) -> ConvAlgo {
+        self.conv
+    }
 }
 
 pub fn default_threads() -> usize {
@@ -134,24 +154,44 @@ impl Backend for CpuBackend {
             Some(cores) => format!(", pinned to cores {cores:?}"),
             None => String::new(),
         };
+        let conv = match self.conv {
+            ConvAlgo::Auto => String::new(),
+            forced => format!(", {forced} convolutions"),
+        };
         format!(
-            "cpu: {} kernels, {} threads{pinned}",
+            "cpu: {} kernels, {} threads{pinned}{conv}",
             self.isa,
             self.threads()
         )
     }
 
+    fn arithmetic(&self, layer: &Layer) -> Arithmetic {
+        match layer {
+            Layer::Conv2d(c) => match self.conv.path(c.spec()) {
+                Ok(ConvPath::WinogradF2) => Arithmetic::Winograd { tile: 2 },
+                // `auto` may run either path: the Winograd bound covers both
+                // (`check::selftest::compare_case`).
+                Ok(ConvPath::WinogradF4 | ConvPath::DirectOrWinogradF4) => {
+                    Arithmetic::Winograd { tile: 4 }
+                }
+                _ => Arithmetic::Direct,
+            },
+            _ => Arithmetic::Direct,
+        }
+    }
+
     fn prepare(&self, layer: &Layer) -> Result<Box<dyn Kernel>> {
         let workers = self.workers.clone();
+        let conv = self.conv;
         // The one place the instruction set is chosen: its kernel table.
         match self.isa {
             #[cfg(target_arch = "x86_64")]
-            CpuIsa::Avx512 => prepare_with::<x86::Avx512>(layer, workers),
+            CpuIsa::Avx512 => prepare_with::<x86::Avx512>(layer, conv, workers),
             #[cfg(target_arch = "x86_64")]
-            CpuIsa::Avx2 => prepare_with::<x86::Avx2>(layer, workers),
+            CpuIsa::Avx2 => prepare_with::<x86::Avx2>(layer, conv, workers),
             #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
-            CpuIsa::Neon => prepare_with::<neon::Neon>(layer, workers),
-            CpuIsa::Portable => prepare_with::<portable::Portable>(layer, workers),
+            CpuIsa::Neon => prepare_with::<neon::Neon>(layer, conv, workers),
+            CpuIsa::Portable => prepare_with::<portable::Portable>(layer, conv, workers),
             #[allow(unreachable_patterns)]
             other => Err(Error::IsaUnavailable {
                 isa: other.to_string(),
@@ -165,9 +205,23 @@ impl Backend for CpuBackend {
 /// [`CpuBackend::prepare`] for the backend's own ISA, which
 /// [`CpuBackend::new`] required this CPU to support: the invariant the
 /// table's safe wrappers rely on.
-fn prepare_with<K: CpuKernels>(layer: &Layer, workers: Workers) -> Result<Box<dyn Kernel>> {
+fn prepare_with<K: CpuKernels>(
+    layer: &Layer,
+    conv: ConvAlgo,
+    workers: Workers,
+) -> Result<Box<dyn Kernel>> {
     Ok(match layer {
-        Layer::Conv2d(c) => Box::new(conv::CpuConv::<K>::new(c, workers)?),
+        // The one place a convolution's algorithm is chosen.
+        Layer::Conv2d(c) => match conv.path(c.spec())? {
+            ConvPath::Direct => Box::new(conv::CpuConv::<K>::new(c, workers)?),
+            ConvPath::WinogradF2 => Box::new(winograd::CpuWinograd::<K, 2, 4, winograd::F2>::new(
+                c, workers,
+            )?),
+            ConvPath::WinogradF4 => Box::new(winograd::CpuWinograd::<K, 4, 6, winograd::F4>::new(
+                c, workers,
+            )?),
+            ConvPath::DirectOrWinogradF4 => Box::new(auto_conv::AutoConv::<K>::new(c, workers)?),
+        },
         Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, kernels::dot_fn::<K>(), workers)),
         Layer::Head(h) => Box::new(dense::CpuHead::new(h, kernels::dot_fn::<K>(), workers)),
         Layer::MaxPool2d(spec) => Box::new(pool::CpuMaxPool {

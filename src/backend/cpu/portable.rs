@@ -5,6 +5,8 @@
 use crate::backend::cpu::isa::CpuIsa;
 use crate::backend::cpu::kernels::CpuKernels;
 use crate::backend::cpu::tile::{store_transposed, TileArgs};
+use crate::backend::cpu::winograd::transform::{InputJob, OutputJob};
+use crate::backend::cpu::winograd::Tiling;
 
 const LANES: usize = 8;
 const PIXELS: usize = 4;
@@ -38,7 +40,17 @@ impl CpuKernels for Portable {
     unsafe fn max_pool_2x2_row(_top: &[f32], _bottom: &[f32], _row: &mut [f32]) -> usize {
         0
     }
+
+    unsafe fn winograd_input<const M: usize, const A: usize, T: Tiling<M, A>>(job: &InputJob) {
+        winograd_input::<M, A, T>(job)
+    }
+
+    unsafe fn winograd_output<const M: usize, const A: usize, T: Tiling<M, A>>(job: &OutputJob) {
+        winograd_output::<M, A, T>(job)
+    }
 }
+
+crate::backend::cpu::winograd::transform::winograd_transforms!();
 
 /// Independent partial sums, which the compiler vectorises (the x86 tables
 /// compile it for their vector width).

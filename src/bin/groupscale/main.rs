@@ -153,6 +153,7 @@ pub fn choose_backend(
         isa: (kind == Some(BackendKind::Neon)).then_some(groupscale::CpuIsa::Neon),
         threads,
         cores,
+        conv: None,
     })?;
     Ok(Arc::new(cpu))
 }

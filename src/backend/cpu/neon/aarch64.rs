@@ -8,6 +8,8 @@ use std::arch::aarch64::*;
 use crate::backend::cpu::isa::CpuIsa;
 use crate::backend::cpu::kernels::CpuKernels;
 use crate::backend::cpu::tile::TileArgs;
+use crate::backend::cpu::winograd::transform::{InputJob, OutputJob};
+use crate::backend::cpu::winograd::Tiling;
 
 const LANES: usize = 4;
 const PIXELS: usize = 8;
@@ -39,7 +41,18 @@ impl CpuKernels for Neon {
     unsafe fn max_pool_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
         max_pool_2x2_row(top, bottom, row)
     }
+
+    unsafe fn winograd_input<const M: usize, const A: usize, T: Tiling<M, A>>(job: &InputJob) {
+        winograd_input::<M, A, T>(job)
+    }
+
+    unsafe fn winograd_output<const M: usize, const A: usize, T: Tiling<M, A>>(job: &OutputJob) {
+        winograd_output::<M, A, T>(job)
+    }
 }
+
+// NEON is the AArch64 baseline: no target feature to enable.
+crate::backend::cpu::winograd::transform::winograd_transforms!();
 
 #[inline(always)]
 unsafe fn zero() -> float32x4_t {

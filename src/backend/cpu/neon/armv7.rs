@@ -8,6 +8,8 @@
 use crate::backend::cpu::isa::CpuIsa;
 use crate::backend::cpu::kernels::CpuKernels;
 use crate::backend::cpu::tile::{store_transposed, TileArgs};
+use crate::backend::cpu::winograd::transform::{InputJob, OutputJob};
+use crate::backend::cpu::winograd::Tiling;
 
 pub(crate) struct Neon;
 
@@ -57,7 +59,18 @@ impl CpuKernels for Neon {
     unsafe fn max_pool_2x2_row(top: &[f32], bottom: &[f32], row: &mut [f32]) -> usize {
         max_pool_2x2_row(top, bottom, row)
     }
+
+    unsafe fn winograd_input<const M: usize, const A: usize, T: Tiling<M, A>>(job: &InputJob) {
+        winograd_input::<M, A, T>(job)
+    }
+
+    unsafe fn winograd_output<const M: usize, const A: usize, T: Tiling<M, A>>(job: &OutputJob) {
+        winograd_output::<M, A, T>(job)
+    }
 }
+
+// The thumbv7neon target has NEON as its baseline.
+crate::backend::cpu::winograd::transform::winograd_transforms!();
 
 /// acc[i·8 + v·4 + l] = Σ_d a_v[d·4 + l] · x[kofs[d] + pix[i]].
 #[inline(never)]

@@ -6,6 +6,8 @@ use std::arch::x86_64::*;
 use crate::backend::cpu::isa::CpuIsa;
 use crate::backend::cpu::kernels::CpuKernels;
 use crate::backend::cpu::tile::TileArgs;
+use crate::backend::cpu::winograd::transform::{InputJob, OutputJob};
+use crate::backend::cpu::winograd::Tiling;
 
 const LANES: usize = 8;
 const PIXELS: usize = 6;
@@ -38,7 +40,17 @@ impl CpuKernels for Avx2 {
         // The portable row loop, which the compiler vectorises, is as fast.
         0
     }
+
+    unsafe fn winograd_input<const M: usize, const A: usize, T: Tiling<M, A>>(job: &InputJob) {
+        winograd_input::<M, A, T>(job)
+    }
+
+    unsafe fn winograd_output<const M: usize, const A: usize, T: Tiling<M, A>>(job: &OutputJob) {
+        winograd_output::<M, A, T>(job)
+    }
 }
+
+crate::backend::cpu::winograd::transform::winograd_transforms!(feature: "avx2,fma");
 
 /// The portable dot product compiled for 256-bit vectors with FMA.
 ///

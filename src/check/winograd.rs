@@ -1,0 +1,123 @@
+//! The rounding-error bound of a Winograd convolution, per output.
+//!
+//! Winograd F(m×m, 3×3) computes each output as
+//! `y = Aᵀ [Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B)] A + b`, a chain of at most
+//! `n = 4α + C + 3` roundings along any path (α = m + 2: two α-term passes
+//! of the input transform, the filter transform rounded once to f32, `C`
+//! terms over the input channels, two α-term passes of the output transform,
+//! the bias). The standard forward analysis of sums of products (Higham,
+//! *Accuracy and Stability of Numerical Algorithms*, §3.1) bounds the computed
+//! result by `|ŷ − y| ≤ γ_n · E`, `γ_n = n·u / (1 − n·u)`, `u = 2⁻²⁴`, where
+//! `E` is the same expression with every matrix, filter and input replaced
+//! by its absolute value. `E` grows with the transforms' coefficients, which
+//! is why F(4×4) is less accurate than F(2×2) and both less than direct
+//! convolution (whose `E` is `Σ|g||d| + |b|`).
+//!
+//! The oracle's own result carries the direct bound, `γ_{9C+1}·(Σ|g||d| +
+//! |b|)`, so a Winograd result may differ from it by the sum of both.
+
+use crate::backend::cpu::winograd::{Tiling, F2, F4};
+use crate::check::cases::Case;
+use crate::model::layer::Layer;
+
+fn gamma(n: usize) -> f64 {
+    let nu = n as f64 * f64::from(f32::EPSILON) / 2.0;
+    nu / (1.0 - nu)
+}
+
+/// The largest difference from the oracle each output of `case` may show
+/// when computed by Winograd F(`tile`×`tile`, 3×3). `None` when the case is
+/// not a 3×3 convolution or `tile` is not 2 or 4.
+pub fn winograd_tolerances(case: &Case, tile: usize) -> Option<Vec<f32>> {
+    match tile {
+        2 => tolerances::<2, 4, F2>(case),
+        4 => tolerances::<4, 6, F4>(case),
+        _ => None,
+    }
+}
+
+fn tolerances<const M: usize, const A: usize, T: Tiling<M, A>>(case: &Case) -> Option<Vec<f32>> {
+    let Layer::Conv2d(conv) = &case.layer else {
+        return None;
+    };
+    let spec = conv.spec();
+    if spec.kernel != [3, 3] {
+        return None;
+    }
+    let layout = spec.layout();
+    let shape = case.input.shape;
+    let out = spec.output_shape(shape, case.k).ok()?;
+    let weights = conv.weights().to_f32();
+    let x = &case.input.data;
+    let [ph, pw] = spec.padding;
+    let og = layout.outputs_per_group();
+    let abs_bt = T::BT.map(|row| row.map(|v| f64::from(v).abs()));
+    let abs_at = T::AT.map(|row| row.map(|v| f64::from(v).abs()));
+    let abs_g = T::G.map(|row| row.map(f64::abs));
+    // |x| at (image, channel, y, x) of the padded input, zero outside.
+    let pixel = |n: usize, c: usize, y: isize, xx: isize| -> f64 {
+        let (y, xx) = (y - ph as isize, xx - pw as isize);
+        if y < 0 || xx < 0 || y >= shape.h as isize || xx >= shape.w as isize {
+            0.0
+        } else {
+            f64::from(x[((n * shape.c + c) * shape.h + y as usize) * shape.w + xx as usize]).abs()
+        }
+    };
+    let mut tolerances = vec![0.0f32; out.len()];
+    for n in 0..shape.n {
+        for co in 0..out.c {
+            let j = co / og;
+            let inputs = layout.group_inputs(j);
+            let depth = inputs.len();
+            let row = &weights[layout.group_weights(j)][(co % og) * depth * 9..][..depth * 9];
+            let bias = conv.bias().map_or(0.0, |b| f64::from(b[co]).abs());
+            for oy in 0..out.h {
+                for ox in 0..out.w {
+                    let (ty, tx) = (oy / M, ox / M);
+                    let (a, b) = (oy % M, ox % M);
+                    let (y0, x0) = ((ty * M) as isize, (tx * M) as isize);
+                    let mut winograd = 0.0;
+                    let mut direct = 0.0;
+                    for (local, c) in inputs.clone().enumerate() {
+                        let g = &row[local * 9..][..9];
+                        let d: [[f64; A]; A] = std::array::from_fn(|r| {
+                            std::array::from_fn(|s| pixel(n, c, y0 + r as isize, x0 + s as isize))
+                        });
+                        for i in 0..A {
+                            for jj in 0..A {
+                                let weight = abs_at[a][i] * abs_at[b][jj];
+                                if weight == 0.0 {
+                                    continue;
+                                }
+                                let mut u = 0.0;
+                                let mut v = 0.0;
+                                for r in 0..3 {
+                                    for s in 0..3 {
+                                        u += abs_g[i][r]
+                                            * f64::from(g[r * 3 + s]).abs()
+                                            * abs_g[jj][s];
+                                    }
+                                }
+                                for r in 0..A {
+                                    for s in 0..A {
+                                        v += abs_bt[i][r] * d[r][s] * abs_bt[jj][s];
+                                    }
+                                }
+                                winograd += weight * u * v;
+                            }
+                        }
+                        for t in 0..9 {
+                            direct += f64::from(g[t]).abs() * d[a + t / 3][b + t % 3];
+                        }
+                    }
+                    let bound = gamma(4 * A + depth + 3) * (winograd + bias)
+                        + gamma(9 * depth + 1) * (direct + bias);
+                    let at = ((n * out.c + co) * out.h + oy) * out.w + ox;
+                    // Rounded up, so the f32 bound is never below the f64 one.
+                    tolerances[at] = (bound * (1.0 + 1e-6)) as f32 + f32::MIN_POSITIVE;
+                }
+            }
+        }
+    }
+    Some(tolerances)
+}

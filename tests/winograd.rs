@@ -1,0 +1,269 @@
+//! The Winograd convolution paths (F(2×2, 3×3) and F(4×4, 3×3)) on every
+//! CPU instruction set here, against the scalar oracle under the derived
+//! per-output bound (`check::winograd_tolerances`), on the cases Winograd
+//! gets wrong first: tile remainders in both dimensions, outputs smaller
+//! than one tile, k < G in every connectivity, batches, padding wider than
+//! the output, and large magnitudes.
+
+use std::sync::Arc;
+
+use groupscale::backend::cpu::ConvAlgo;
+use groupscale::backend::Arithmetic;
+use groupscale::check::cases::{conv_case, Case};
+use groupscale::check::selftest::{check, oracle_outputs, Target};
+use groupscale::presets::alexnet_cifar;
+use groupscale::{Backend, Connectivity, Conv2dSpec, CpuBackend, CpuConfig, CpuIsa, Layer};
+
+fn winograd_targets() -> Vec<Target> {
+    let mut targets = Vec::new();
+    for isa in CpuIsa::supported() {
+        for conv in [ConvAlgo::WinogradF2, ConvAlgo::WinogradF4] {
+            let backend = CpuBackend::new(CpuConfig {
+                isa: Some(isa),
+                threads: Some(2),
+                conv: Some(conv),
+                ..CpuConfig::default()
+            })
+            .unwrap();
+            targets.push(Target {
+                label: format!("cpu/{isa}/{conv}"),
+                backend: Arc::new(backend),
+            });
+        }
+    }
+    targets
+}
+
+fn named_cases() -> Vec<Case> {
+    use Connectivity::*;
+    let conv = |cin, cout, pad, g, c| Conv2dSpec::new(cin, cout, 3, pad, g, c);
+    let mut cases = vec![
+        // 7×5 outputs: remainders of both tiles in both dimensions; 35
+        // channels per group: remainders of every sliver width.
+        conv_case("remainders", conv(8, 140, 1, 4, Isolated), 1, [7, 5], 4, 1),
+        conv_case(
+            "remainders-cumulative",
+            conv(8, 140, 1, 4, Cumulative).with_relu(true),
+            2,
+            [7, 5],
+            3,
+            2,
+        ),
+        conv_case("remainders-full", conv(12, 48, 1, 4, Full), 1, [9, 6], 2, 3),
+        // Full connectivity whose groups fill whole slivers: one merged segment.
+        conv_case(
+            "full-merged",
+            conv(16, 128, 1, 4, Full).with_relu(true),
+            2,
+            [8, 8],
+            3,
+            4,
+        ),
+        // One output pixel, and outputs smaller than one F(4×4) tile.
+        conv_case("one-pixel", conv(8, 16, 0, 2, Isolated), 1, [3, 3], 2, 5),
+        conv_case(
+            "smaller-than-tile",
+            conv(8, 16, 0, 2, Cumulative),
+            3,
+            [5, 4],
+            2,
+            6,
+        ),
+        // Padding 4 on a 2×2 input: most windows see only zeros.
+        conv_case(
+            "padding-larger-than-output",
+            conv(4, 8, 4, 2, Isolated).with_relu(true),
+            1,
+            [2, 2],
+            2,
+            7,
+        ),
+        conv_case(
+            "k-less-than-g-isolated",
+            conv(16, 64, 1, 4, Isolated),
+            1,
+            [8, 8],
+            1,
+            8,
+        ),
+        conv_case(
+            "k-less-than-g-cumulative",
+            conv(16, 64, 1, 4, Cumulative),
+            1,
+            [8, 8],
+            2,
+            9,
+        ),
+        conv_case(
+            "k-less-than-g-full",
+            conv(16, 64, 1, 4, Full),
+            1,
+            [8, 8],
+            3,
+            10,
+        ),
+        conv_case(
+            "depthwise",
+            conv(16, 16, 1, 16, Isolated),
+            1,
+            [9, 9],
+            11,
+            11,
+        ),
+        conv_case(
+            "batch",
+            conv(32, 64, 1, 2, Isolated).with_relu(true),
+            5,
+            [12, 10],
+            2,
+            12,
+        ),
+        conv_case(
+            "no-padding",
+            conv(24, 48, 0, 3, Cumulative),
+            2,
+            [10, 13],
+            3,
+            13,
+        ),
+    ];
+    // Large magnitudes: the bound scales with them, the relative error not.
+    let mut large = conv_case(
+        "large-magnitude",
+        conv(32, 32, 1, 2, Isolated),
+        1,
+        [8, 8],
+        2,
+        14,
+    );
+    for v in large.input.data.iter_mut() {
+        *v *= 1.0e4;
+    }
+    cases.push(large);
+    cases
+}
+
+fn assert_all_pass(cases: &[Case], context: &str) {
+    let expected = oracle_outputs(cases);
+    let mut report = String::new();
+    for target in winograd_targets() {
+        // Every case here must really run the Winograd path.
+        for case in cases {
+            assert!(
+                matches!(
+                    target.backend.arithmetic(&case.layer),
+                    Arithmetic::Winograd { .. }
+                ),
+                "{} does not run {} by Winograd",
+                target.label,
+                case.name
+            );
+        }
+        let outcome = check(&target, cases, &expected);
+        for (case, why) in &outcome.failures {
+            report.push_str(&format!("{} / {case}: {why}\n", target.label));
+        }
+        eprintln!(
+            "{}: {} of {} cases pass ({context}), worst error {:.3} of the derived bound",
+            target.label,
+            outcome.passed,
+            cases.len(),
+            outcome.worst
+        );
+    }
+    assert!(report.is_empty(), "{context}:\n{report}");
+}
+
+#[test]
+fn named_cases_match_the_oracle_within_the_derived_bound() {
+    assert_all_pass(&named_cases(), "named Winograd cases");
+}
+
+/// Seeded random 3×3, stride-1 shapes (the seed is printed on failure).
+fn random_cases(seed: u64, count: usize) -> Vec<Case> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|i| {
+            let groups = rng.random_range(1..=4);
+            let connectivity = [
+                Connectivity::Isolated,
+                Connectivity::Cumulative,
+                Connectivity::Full,
+            ][rng.random_range(0..3)];
+            let cin = groups * rng.random_range(1..=12);
+            let cout = groups * rng.random_range(1..=40);
+            let pad = rng.random_range(0..=2);
+            let (h, w) = (rng.random_range(1..=14), rng.random_range(1..=14));
+            // Outputs of at least one pixel: h + 2·pad ≥ 3.
+            let (h, w) = (h.max(3 - 2 * pad.min(1)), w.max(3 - 2 * pad.min(1)));
+            let spec = Conv2dSpec::new(cin, cout, 3, pad, groups, connectivity)
+                .with_relu(rng.random_bool(0.5));
+            let k = rng.random_range(1..=groups);
+            let batch = rng.random_range(1..=3);
+            conv_case(
+                &format!("random-{i}"),
+                spec,
+                batch,
+                [h, w],
+                k,
+                seed ^ i as u64,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn seeded_random_3x3_convolutions_match_the_oracle() {
+    let seed = std::env::var("GROUPSCALE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x3a3_2019);
+    assert_all_pass(
+        &random_cases(seed, 40),
+        &format!("random 3×3 shapes, GROUPSCALE_TEST_SEED={seed}"),
+    );
+}
+
+/// The shape rule: `auto` runs the preset 3×3 layers by Winograd and the
+/// 5×5 ones directly; a forced Winograd falls back to direct on layers it
+/// cannot compute (the strict mode's error is tested in tests/knobs.rs).
+#[test]
+fn auto_picks_winograd_for_the_preset_3x3_layers_only() {
+    let auto = CpuBackend::new(CpuConfig {
+        conv: Some(ConvAlgo::Auto),
+        ..CpuConfig::default()
+    })
+    .unwrap();
+    let forced = CpuBackend::new(CpuConfig {
+        conv: Some(ConvAlgo::WinogradF2),
+        ..CpuConfig::default()
+    })
+    .unwrap();
+    for preset in alexnet_cifar() {
+        let layer: Layer = preset.layer(1).unwrap().into();
+        let three = preset.spec.kernel == [3, 3];
+        assert_eq!(
+            matches!(auto.arithmetic(&layer), Arithmetic::Winograd { .. }),
+            three,
+            "{}",
+            preset.name
+        );
+        let expected = if three {
+            Arithmetic::Winograd { tile: 2 }
+        } else {
+            Arithmetic::Direct
+        };
+        assert_eq!(forced.arithmetic(&layer), expected, "{}", preset.name);
+    }
+    let strided: Layer = conv_case(
+        "stride-2",
+        Conv2dSpec::new(8, 16, 3, 1, 2, Connectivity::Isolated).with_stride(2),
+        1,
+        [9, 9],
+        2,
+        1,
+    )
+    .layer;
+    assert_eq!(forced.arithmetic(&strided), Arithmetic::Direct);
+}
