@@ -96,15 +96,8 @@ pub fn compare_case(
 ) -> Result<f32, crate::check::Mismatch> {
     match target.backend.arithmetic(&case.layer) {
         #[cfg(feature = "cpu")]
-        // The larger of the Winograd bound and the direct one, since a
-        // backend on `auto` runs some sizes directly.
         Arithmetic::Winograd { tile } => match crate::check::winograd_tolerances(case, tile) {
-            Some(mut tolerances) => {
-                for (t, e) in tolerances.iter_mut().zip(want) {
-                    *t = t.max(crate::check::tolerance(case.depth(), *e));
-                }
-                crate::check::compare_each(want, got, &tolerances)
-            }
+            Some(tolerances) => crate::check::compare_each(want, got, &tolerances),
             None => panic!("{}: no Winograd bound for case {}", target.label, case.name),
         },
         _ => compare(want, got, case.depth()),

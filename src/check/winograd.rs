@@ -63,58 +63,86 @@ fn tolerances<const M: usize, const A: usize, T: Tiling<M, A>>(case: &Case) -> O
             f64::from(x[((n * shape.c + c) * shape.h + y as usize) * shape.w + xx as usize]).abs()
         }
     };
-    let mut tolerances = vec![0.0f32; out.len()];
+    let (tiles_y, tiles_x) = (out.h.div_ceil(M), out.w.div_ceil(M));
+    // |Bᵀ||d||B| of every tile of every input channel, computed once.
+    let mut abs_v = vec![[[0.0f64; A]; A]; shape.n * shape.c * tiles_y * tiles_x];
     for n in 0..shape.n {
-        for co in 0..out.c {
-            let j = co / og;
-            let inputs = layout.group_inputs(j);
-            let depth = inputs.len();
-            let row = &weights[layout.group_weights(j)][(co % og) * depth * 9..][..depth * 9];
-            let bias = conv.bias().map_or(0.0, |b| f64::from(b[co]).abs());
-            for oy in 0..out.h {
-                for ox in 0..out.w {
-                    let (ty, tx) = (oy / M, ox / M);
-                    let (a, b) = (oy % M, ox % M);
+        for c in 0..shape.c {
+            for ty in 0..tiles_y {
+                for tx in 0..tiles_x {
                     let (y0, x0) = ((ty * M) as isize, (tx * M) as isize);
-                    let mut winograd = 0.0;
-                    let mut direct = 0.0;
-                    for (local, c) in inputs.clone().enumerate() {
-                        let g = &row[local * 9..][..9];
-                        let d: [[f64; A]; A] = std::array::from_fn(|r| {
-                            std::array::from_fn(|s| pixel(n, c, y0 + r as isize, x0 + s as isize))
-                        });
-                        for i in 0..A {
-                            for jj in 0..A {
-                                let weight = abs_at[a][i] * abs_at[b][jj];
-                                if weight == 0.0 {
-                                    continue;
-                                }
-                                let mut u = 0.0;
-                                let mut v = 0.0;
-                                for r in 0..3 {
-                                    for s in 0..3 {
-                                        u += abs_g[i][r]
-                                            * f64::from(g[r * 3 + s]).abs()
-                                            * abs_g[jj][s];
-                                    }
-                                }
-                                for r in 0..A {
-                                    for s in 0..A {
-                                        v += abs_bt[i][r] * d[r][s] * abs_bt[jj][s];
-                                    }
-                                }
-                                winograd += weight * u * v;
-                            }
-                        }
-                        for t in 0..9 {
-                            direct += f64::from(g[t]).abs() * d[a + t / 3][b + t % 3];
+                    let d: [[f64; A]; A] = std::array::from_fn(|r| {
+                        std::array::from_fn(|s| pixel(n, c, y0 + r as isize, x0 + s as isize))
+                    });
+                    let v = &mut abs_v[((n * shape.c + c) * tiles_y + ty) * tiles_x + tx];
+                    for i in 0..A {
+                        for j in 0..A {
+                            v[i][j] = (0..A)
+                                .flat_map(|r| (0..A).map(move |s| (r, s)))
+                                .map(|(r, s)| abs_bt[i][r] * d[r][s] * abs_bt[j][s])
+                                .sum();
                         }
                     }
-                    let bound = gamma(4 * A + depth + 3) * (winograd + bias)
-                        + gamma(9 * depth + 1) * (direct + bias);
-                    let at = ((n * out.c + co) * out.h + oy) * out.w + ox;
-                    // Rounded up, so the f32 bound is never below the f64 one.
-                    tolerances[at] = (bound * (1.0 + 1e-6)) as f32 + f32::MIN_POSITIVE;
+                }
+            }
+        }
+    }
+    let mut tolerances = vec![0.0f32; out.len()];
+    for co in 0..out.c {
+        let j = co / og;
+        let inputs = layout.group_inputs(j);
+        let depth = inputs.len();
+        let row = &weights[layout.group_weights(j)][(co % og) * depth * 9..][..depth * 9];
+        let bias = conv.bias().map_or(0.0, |b| f64::from(b[co]).abs());
+        // |G||g||Gᵀ| of each of the channel's filters.
+        let abs_u: Vec<[[f64; A]; A]> = (0..depth)
+            .map(|local| {
+                let g = &row[local * 9..][..9];
+                std::array::from_fn(|i| {
+                    std::array::from_fn(|jj| {
+                        (0..9)
+                            .map(|t| abs_g[i][t / 3] * f64::from(g[t]).abs() * abs_g[jj][t % 3])
+                            .sum()
+                    })
+                })
+            })
+            .collect();
+        for n in 0..shape.n {
+            for ty in 0..tiles_y {
+                for tx in 0..tiles_x {
+                    // Σ_c |U_c| ⊙ |V_c| for this tile.
+                    let mut product = [[0.0f64; A]; A];
+                    for (local, c) in inputs.clone().enumerate() {
+                        let v = &abs_v[((n * shape.c + c) * tiles_y + ty) * tiles_x + tx];
+                        for i in 0..A {
+                            for jj in 0..A {
+                                product[i][jj] += abs_u[local][i][jj] * v[i][jj];
+                            }
+                        }
+                    }
+                    for a in 0..M.min(out.h - ty * M) {
+                        for b in 0..M.min(out.w - tx * M) {
+                            let (oy, ox) = (ty * M + a, tx * M + b);
+                            let mut winograd = 0.0;
+                            for i in 0..A {
+                                for jj in 0..A {
+                                    winograd += abs_at[a][i] * product[i][jj] * abs_at[b][jj];
+                                }
+                            }
+                            let mut direct = 0.0;
+                            for (local, c) in inputs.clone().enumerate() {
+                                for t in 0..9 {
+                                    direct += f64::from(row[local * 9 + t]).abs()
+                                        * pixel(n, c, (oy + t / 3) as isize, (ox + t % 3) as isize);
+                                }
+                            }
+                            let bound = gamma(4 * A + depth + 3) * (winograd + bias)
+                                + gamma(9 * depth + 1) * (direct + bias);
+                            let at = ((n * out.c + co) * out.h + oy) * out.w + ox;
+                            // Rounded up, so the f32 bound is never below the f64 one.
+                            tolerances[at] = (bound * (1.0 + 1e-6)) as f32 + f32::MIN_POSITIVE;
+                        }
+                    }
                 }
             }
         }

@@ -3,7 +3,6 @@
 //! pool that can be pinned to chosen cores.
 
 mod algo;
-mod auto_conv;
 mod conv;
 mod dense;
 pub mod isa;
@@ -169,11 +168,7 @@ impl Backend for CpuBackend {
         match layer {
             Layer::Conv2d(c) => match self.conv.path(c.spec()) {
                 Ok(ConvPath::WinogradF2) => Arithmetic::Winograd { tile: 2 },
-                // `auto` may run either path: the Winograd bound covers both
-                // (`check::selftest::compare_case`).
-                Ok(ConvPath::WinogradF4 | ConvPath::DirectOrWinogradF4) => {
-                    Arithmetic::Winograd { tile: 4 }
-                }
+                Ok(ConvPath::WinogradF4) => Arithmetic::Winograd { tile: 4 },
                 _ => Arithmetic::Direct,
             },
             _ => Arithmetic::Direct,
@@ -220,7 +215,6 @@ fn prepare_with<K: CpuKernels>(
             ConvPath::WinogradF4 => Box::new(winograd::CpuWinograd::<K, 4, 6, winograd::F4>::new(
                 c, workers,
             )?),
-            ConvPath::DirectOrWinogradF4 => Box::new(auto_conv::AutoConv::<K>::new(c, workers)?),
         },
         Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, kernels::dot_fn::<K>(), workers)),
         Layer::Head(h) => Box::new(dense::CpuHead::new(h, kernels::dot_fn::<K>(), workers)),
