@@ -1,6 +1,6 @@
 //! Structure-aware differential target: a random grouped convolution, run
-//! on the scalar oracle and on the CPU backend (every instruction set this
-//! machine supports, one and two worker threads).
+//! on the scalar oracle and on the CPU backend's direct convolution (every
+//! instruction set this machine supports, one and two worker threads).
 //!
 //! - Every call returns `Ok` or a typed `groupscale::Error`; a panic is a bug.
 //!   Sizes are small, but now and then one field (a channel count, the
@@ -23,8 +23,8 @@
 use std::sync::{Arc, OnceLock};
 
 use groupscale::{
-    Backend, Connectivity, Conv2d, Conv2dSpec, CpuBackend, CpuConfig, CpuIsa, Error, Layer,
-    PreparedLayer, ScalarBackend, Shape4, Tensor, WeightData,
+    Backend, Connectivity, Conv2d, Conv2dSpec, ConvAlgo, CpuBackend, CpuConfig, CpuIsa, Error,
+    Layer, PreparedLayer, ScalarBackend, Shape4, Tensor, WeightData,
 };
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
@@ -152,10 +152,14 @@ fn backends() -> &'static (Arc<dyn Backend>, Vec<Arc<dyn Backend>>) {
         let mut cpus: Vec<Arc<dyn Backend>> = Vec::new();
         for isa in CpuIsa::supported() {
             for threads in [1, 2] {
+                // Direct convolution, whose error bound is the one above;
+                // the Winograd paths have their own (`check::winograd`),
+                // tested in tests/winograd.rs.
                 let config = CpuConfig {
                     isa: Some(isa),
                     threads: Some(threads),
                     cores: None,
+                    conv: Some(ConvAlgo::Direct),
                 };
                 cpus.push(Arc::new(CpuBackend::new(config).expect("a supported ISA")));
             }
