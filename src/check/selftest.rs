@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::backend::scalar::ScalarBackend;
-use crate::backend::{Arithmetic, Backend, BackendKind};
+use crate::backend::{Backend, BackendKind};
 use crate::check::cases::Case;
 use crate::check::compare;
 use crate::dispatch;
@@ -96,10 +96,12 @@ pub fn compare_case(
 ) -> Result<f32, crate::check::Mismatch> {
     match target.backend.arithmetic(&case.layer) {
         #[cfg(feature = "cpu")]
-        Arithmetic::Winograd { tile } => match crate::check::winograd_tolerances(case, tile) {
-            Some(tolerances) => crate::check::compare_each(want, got, &tolerances),
-            None => panic!("{}: no Winograd bound for case {}", target.label, case.name),
-        },
+        crate::backend::Arithmetic::Winograd { tile } => {
+            match crate::check::winograd_tolerances(case, tile) {
+                Some(tolerances) => crate::check::compare_each(want, got, &tolerances),
+                None => panic!("{}: no Winograd bound for case {}", target.label, case.name),
+            }
+        }
         _ => compare(want, got, case.depth()),
     }
 }
