@@ -126,6 +126,33 @@ fn named_cases() -> Vec<Case> {
             3,
             13,
         ),
+        // More than two blocks of tiles for both tilings (F(4×4): 50 tiles,
+        // F(2×2): 200): the per-worker blocked schedule, with the inputs of
+        // cumulative groups transformed as each group first needs them.
+        conv_case(
+            "blocked-cumulative",
+            conv(16, 64, 1, 4, Cumulative).with_relu(true),
+            2,
+            [20, 20],
+            3,
+            15,
+        ),
+        conv_case(
+            "blocked-full-merged",
+            conv(16, 128, 1, 4, Full),
+            2,
+            [20, 20],
+            2,
+            16,
+        ),
+        conv_case(
+            "blocked-isolated-remainders",
+            conv(12, 36, 1, 3, Isolated),
+            3,
+            [17, 19],
+            3,
+            17,
+        ),
     ];
     // Large magnitudes: the bound scales with them, the relative error not.
     let mut large = conv_case(
@@ -223,6 +250,44 @@ fn seeded_random_3x3_convolutions_match_the_oracle() {
         &random_cases(seed, 40),
         &format!("random 3×3 shapes, GROUPSCALE_TEST_SEED={seed}"),
     );
+}
+
+/// One prepared layer reused across batches and k, as a session does: every
+/// run matches the oracle, so buffers sized for a larger batch or k (stale
+/// channels, longer rows of products) never leak into a result.
+#[test]
+fn a_reused_layer_matches_the_oracle_at_every_k_and_batch() {
+    use groupscale::check::selftest::compare_case;
+    use groupscale::PreparedLayer;
+    let spec = Conv2dSpec::new(16, 64, 3, 1, 4, Connectivity::Cumulative).with_relu(true);
+    for target in winograd_targets() {
+        let mut layer: Option<PreparedLayer> = None;
+        for (i, (k, batch)) in [(4, 3), (1, 1), (3, 2), (2, 3), (4, 1), (1, 3)]
+            .into_iter()
+            .enumerate()
+        {
+            // Same weights every time (the seed), new inputs.
+            let mut case = conv_case("reused", spec, 3, [12, 12], k, 21);
+            let shape = groupscale::Shape4::new(batch, case.input.shape.c, 12, 12);
+            case.input = groupscale::Tensor::new(
+                shape,
+                (0..shape.len())
+                    .map(|j| ((j * 7 + i * 13) % 23) as f32 / 11.0 - 1.0)
+                    .collect(),
+            )
+            .unwrap();
+            let want = &oracle_outputs(std::slice::from_ref(&case))[0];
+            let layer = layer.get_or_insert_with(|| {
+                let mut l = PreparedLayer::new(&target.backend, case.layer.clone()).unwrap();
+                l.reserve(3, 12, 12).unwrap();
+                l
+            });
+            let got = layer.forward(&case.input, k).unwrap();
+            if let Err(m) = compare_case(&target, &case, &want.data, &got.data) {
+                panic!("{} at k = {k}, batch {batch}: {m}", target.label);
+            }
+        }
+    }
 }
 
 /// The shape rule: `auto` runs the preset 3×3 layers by Winograd and the

@@ -114,7 +114,15 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> CpuWinograd
         let og = layout.outputs_per_group();
         let slivers = og.div_ceil(K::LANES);
         let mut groups = Vec::with_capacity(layout.groups);
-        let mut per_position = 0;
+        // α²/9 times the weights, padded to whole slivers: checked, since a
+        // valid layer's weights may still make this too large to hold.
+        let too_large = || {
+            Error::Shape(format!(
+                "{} needs more memory for this layer's transformed weights than it can hold",
+                T::NAME
+            ))
+        };
+        let mut per_position = 0usize;
         for j in 0..layout.groups {
             let inputs = layout.group_inputs(j);
             groups.push(PackedGroup {
@@ -123,9 +131,18 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> CpuWinograd
                 depth: inputs.len(),
                 first_input: inputs.start,
             });
-            per_position += slivers * inputs.len() * K::LANES;
+            per_position = slivers
+                .checked_mul(inputs.len())
+                .and_then(|n| n.checked_mul(K::LANES))
+                .and_then(|n| n.checked_add(per_position))
+                .ok_or_else(too_large)?;
         }
-        let mut packed = vec![0.0f32; A * A * per_position];
+        let packed_len = per_position.checked_mul(A * A).ok_or_else(too_large)?;
+        let mut packed = Vec::new();
+        packed
+            .try_reserve_exact(packed_len)
+            .map_err(|_| too_large())?;
+        packed.resize(packed_len, 0.0f32);
         for (j, group) in groups.iter().enumerate() {
             let w = &weights[layout.group_weights(j)];
             for row in 0..og {
