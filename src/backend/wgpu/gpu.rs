@@ -2,7 +2,7 @@
 //! with their bind-group layouts), and the errors wgpu reports out of band.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::shaders::{self, Entry};
 
@@ -139,20 +139,13 @@ impl Gpu {
         let bytes = 4 * output.len() as u64;
         encoder.copy_buffer_to_buffer(source, 0, readback, 0, bytes);
         let slice = readback.slice(..bytes);
-        let mapped: Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>> = Arc::default();
+        let mapped = Arc::new(MapStatus::default());
         let done = mapped.clone();
         self.queue.submit([encoder.finish()]);
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| format!("waiting for the GPU: {e}"))?;
-        let status = mapped.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match status {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(format!("reading results back: {e}")),
-            None => return Err("the GPU did not finish".into()),
+        slice.map_async(wgpu::MapMode::Read, move |r| done.set(r));
+        match self.wait_for_map(&mapped)? {
+            Ok(()) => {}
+            Err(e) => return Err(format!("reading results back: {e}")),
         }
         {
             let view = slice
@@ -162,6 +155,32 @@ impl Gpu {
         }
         readback.unmap();
         Ok(())
+    }
+
+    /// Drives the device until `status` has its answer. One `poll` is not
+    /// always enough: when several threads share the device, another
+    /// thread's poll may have claimed this map callback and not yet run it
+    /// when ours returns (CI saw that as a spurious failure), so wait for
+    /// the callback itself, polling again between short waits.
+    fn wait_for_map(
+        &self,
+        status: &MapStatus,
+    ) -> Result<Result<(), wgpu::BufferAsyncError>, String> {
+        let deadline = std::time::Instant::now() + MAP_DEADLINE;
+        loop {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| format!("waiting for the GPU: {e}"))?;
+            if let Some(result) = status.wait(std::time::Duration::from_millis(10)) {
+                return Ok(result);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "the GPU did not finish within {} s",
+                    MAP_DEADLINE.as_secs()
+                ));
+            }
+        }
     }
 
     /// The pipeline for `entry`, built on first use.
@@ -229,5 +248,34 @@ impl Gpu {
                 cache: None,
             });
         Pipeline { pipeline, layout }
+    }
+}
+
+/// How long a read-back may take before it is reported as a failure: far
+/// beyond any kernel here, even on a software adapter under load.
+const MAP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The outcome of one `map_async`, set by its callback on whichever thread
+/// polls the device.
+#[derive(Default)]
+struct MapStatus {
+    result: Mutex<Option<Result<(), wgpu::BufferAsyncError>>>,
+    ready: Condvar,
+}
+
+impl MapStatus {
+    fn set(&self, result: Result<(), wgpu::BufferAsyncError>) {
+        *self.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        self.ready.notify_all();
+    }
+
+    /// The outcome, waiting up to `timeout` for it.
+    fn wait(&self, timeout: std::time::Duration) -> Option<Result<(), wgpu::BufferAsyncError>> {
+        let guard = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .ready
+            .wait_timeout_while(guard, timeout, |r| r.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        guard.take()
     }
 }
