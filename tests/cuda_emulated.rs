@@ -177,17 +177,22 @@ fn half2_on_the_shipped_models() {
                 .collect();
             (view.shape().to_vec(), data)
         };
-        let (shape, input) = floats("input");
-        let batch = shape[0];
+        // Two of the fixture's images: the emulator runs every CUDA thread
+        // on the CPU, and all eight took 3.6 minutes of CI. The bound below
+        // is per logit, so two images test it as well as eight.
+        let (shape, all_input) = floats("input");
+        let batch = shape[0].min(2);
+        let input = &all_input[..batch * shape[1..].iter().product::<usize>()];
         let mut session = groupscale::Session::new(&model, emulated(None, true), batch).unwrap();
         for k in 1..=model.groups() {
-            let (_, want) = floats(&format!("logits.{k}"));
+            let (want_shape, all_want) = floats(&format!("logits.{k}"));
+            let want = &all_want[..batch * want_shape[1]];
             session.set_active_groups(k).unwrap();
-            let got = session.infer(&input, batch).unwrap();
+            let got = session.infer(input, batch).unwrap();
             let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
             let worst = got
                 .iter()
-                .zip(&want)
+                .zip(want)
                 .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
             let classes = want.len() / batch;
             let argmax = |v: &[f32]| groupscale::eval::argmax(v);
