@@ -595,24 +595,42 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> Kernel
                 )
             };
         });
+        // Each task takes PHASE_STEPS_PER_TASK consecutive steps (a step: one
+        // (ξ, segment, pair) product, or one output channel), in the order
+        // one thread takes them: a task per step lasted a fraction of a
+        // microsecond at batch 1, and taking each from the shared counter
+        // cost about as much as the step.
         let pairs_per_segment = pairs(0);
+        let product_steps = A * A * segments * pairs_per_segment;
         self.workers
-            .run(A * A * segments * pairs_per_segment, |task, _| {
-                let pair = task % pairs_per_segment;
-                let seg = (task / pairs_per_segment) % segments;
-                let xi = task / (pairs_per_segment * segments);
-                // SAFETY: all inputs are transformed; the pair's rows of M[ξ]
-                // belong to this task alone.
-                unsafe { self.multiply(plan, stage.0, used_tiles, k, seg, pair, xi) };
+            .run(product_steps.div_ceil(PHASE_STEPS_PER_TASK), |task, _| {
+                let first = task * PHASE_STEPS_PER_TASK;
+                for step in first..(first + PHASE_STEPS_PER_TASK).min(product_steps) {
+                    let pair = step % pairs_per_segment;
+                    let seg = (step / pairs_per_segment) % segments;
+                    let xi = step / (pairs_per_segment * segments);
+                    // SAFETY: all inputs are transformed; the pair's rows of
+                    // M[ξ] belong to this task alone.
+                    unsafe { self.multiply(plan, stage.0, used_tiles, k, seg, pair, xi) };
+                }
             });
-        self.workers.run(active_out, |co, _| {
-            // SAFETY: every product is computed; channel co belongs to this
-            // task alone.
-            unsafe { self.transform_output(plan, stage.0, used_tiles, co, out.ptr(), active_out) };
-        });
+        self.workers
+            .run(active_out.div_ceil(PHASE_STEPS_PER_TASK), |task, _| {
+                let first = task * PHASE_STEPS_PER_TASK;
+                for co in first..(first + PHASE_STEPS_PER_TASK).min(active_out) {
+                    // SAFETY: every product is computed; channel co belongs to
+                    // this task alone.
+                    unsafe {
+                        self.transform_output(plan, stage.0, used_tiles, co, out.ptr(), active_out)
+                    };
+                }
+            });
         Ok(())
     }
 }
+
+/// Steps per task in the phase schedule (see `run`).
+const PHASE_STEPS_PER_TASK: usize = 8;
 
 /// The staging pointers, shared by the workers of one run (each writes its
 /// own part, as the tasks above say).
