@@ -9,6 +9,13 @@
 /// Pixels of the widest tile of any kernel; sizes [`TileArgs::pix`].
 pub(crate) const MAX_PIXELS: usize = 8;
 
+/// The narrow tile's pixels, for remainders of at most this many: a
+/// 3×3 Winograd F(4×4) layer on an 8×8 output has 4 tiles per image, which
+/// filled 4 of a 6- or 8-pixel tile's columns, the rest computed and thrown
+/// away. (ISAs whose tile is this narrow already need no second size.)
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) const NARROW_PIXELS: usize = 4;
+
 /// How far ahead the weight stream is prefetched, in reduction steps. A
 /// tile's weights (`depth × 2·lanes` floats) outgrow L1 on most layers and are
 /// re-read for every pixel tile; without the hint the loads wait on L2
@@ -53,7 +60,7 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
     }
 }
 
-/// Defines the convolution tiles `tile::<MV>` and `tile_row` of a
+/// Defines the convolution tiles `tile_any` (`tile::<MV, P>`) and `tile_row` of a
 /// [`CpuKernels`](super::kernels::CpuKernels) table for one vector
 /// instruction set. The loop nest is written once here; only the intrinsics
 /// differ. `fma(a, b, c)` is `a·b + c`; `prefetch(p)` hints that `p` is read
@@ -107,13 +114,17 @@ macro_rules! simd_tiles {
             $crate::backend::cpu::tile::store_transposed(&tmp, $lanes, t);
         }
 
+        /// A tile of `MV` slivers by `P ≤ PIXELS` pixels: `P = PIXELS`
+        /// normally, fewer for a narrow remainder (see [`NARROW_PIXELS`]).
+        ///
         /// # Safety
         /// As [`CpuKernels::tile`](crate::backend::cpu::kernels::CpuKernels::tile).
         // Index loops over the register arrays unroll fully into registers.
         #[allow(clippy::needless_range_loop)]
         #[target_feature(enable = $feature)]
-        unsafe fn tile<const MV: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
-            let mut acc = [[$zero(); MV]; $pixels];
+        unsafe fn tile<const MV: usize, const P: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
+            const { assert!(P <= $pixels) };
+            let mut acc = [[$zero(); MV]; P];
             let pix = t.pix;
             for d in 0..t.depth {
                 let x = t.x.add(*t.kofs.add(d) as usize);
@@ -126,17 +137,17 @@ macro_rules! simd_tiles {
                     );
                     a[v] = $load(t.a[v].add(d * $lanes));
                 }
-                for i in 0..$pixels {
+                for i in 0..P {
                     let xi = $splat(*x.add(pix[i]));
                     for v in 0..MV {
                         acc[i][v] = $fma(xi, a[v], acc[i][v]);
                     }
                 }
             }
-            let mut out = [[$zero(); MV]; $pixels];
+            let mut out = [[$zero(); MV]; P];
             for v in 0..MV {
                 let bias = $load(t.bias.add(v * $lanes));
-                for i in 0..$pixels {
+                for i in 0..P {
                     out[i][v] = $add(acc[i][v], bias);
                     if t.relu {
                         out[i][v] = $max(out[i][v], $zero());
@@ -144,18 +155,32 @@ macro_rules! simd_tiles {
                 }
             }
             $(
-                if t.rows == MV * $lanes && t.cols == $pixels {
-                    return $full_tile_store(&out, t);
+                if P == $pixels && t.rows == MV * $lanes && t.cols == $pixels {
+                    // SAFETY: P == PIXELS: the same type.
+                    let full = &*(&out as *const [[_; MV]; P]).cast::<[[_; MV]; $pixels]>();
+                    return $full_tile_store(full, t);
                 }
             )?
             let mut tmp = [0.0f32; $pixels * 2 * $lanes];
             let width = MV * $lanes;
-            for i in 0..$pixels {
+            for i in 0..P {
                 for v in 0..MV {
                     $store(tmp.as_mut_ptr().add(i * width + v * $lanes), out[i][v]);
                 }
             }
             $crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+        }
+
+        /// # Safety
+        /// As [`CpuKernels::tile`](crate::backend::cpu::kernels::CpuKernels::tile).
+        unsafe fn tile_any(t: &$crate::backend::cpu::tile::TileArgs, vectors: usize) {
+            use $crate::backend::cpu::tile::NARROW_PIXELS as N;
+            match (vectors == 2, t.cols <= N) {
+                (true, false) => tile::<2, { $pixels }>(t),
+                (true, true) => tile::<2, N>(t),
+                (false, false) => tile::<1, { $pixels }>(t),
+                (false, true) => tile::<1, N>(t),
+            }
         }
     };
 }

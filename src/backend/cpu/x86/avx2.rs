@@ -21,11 +21,7 @@ impl CpuKernels for Avx2 {
     const ROW_PIXELS: usize = 2 * PIXELS;
 
     unsafe fn tile(t: &TileArgs, vectors: usize) {
-        if vectors == 2 {
-            tile::<2>(t)
-        } else {
-            tile::<1>(t)
-        }
+        tile_any(t, vectors)
     }
 
     unsafe fn tile_row(t: &TileArgs) {
