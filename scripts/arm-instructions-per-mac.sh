@@ -18,7 +18,8 @@ case "$arch" in
     armv7) target=thumbv7neon-unknown-linux-gnueabihf; qemu="qemu-arm -L /usr/arm-linux-gnueabihf"; cpu=cortex-a15 ;;
     *) echo "usage: $0 [aarch64|armv7] [layers]" >&2; exit 2 ;;
 esac
-cargo build --release --quiet --target "$target"
+# The CPU backend and the CLI only: wgpu would double the build for nothing here.
+cargo build --release --quiet --target "$target" --no-default-features --features cpu,cli
 binary=target/$target/release/groupscale
 fifo=$(mktemp -u)
 mkfifo "$fifo"

@@ -46,6 +46,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// No candidate for the default backend could run the calibration layer.
+    #[error("choosing the default backend: {0}")]
+    Calibration(String),
+
     #[error("thread pool: {0}")]
     ThreadPool(String),
 

@@ -1,6 +1,6 @@
 //! Which backend runs: detected once per process, overridable from the
 //! environment, strict on request, and chosen by measurement when more than
-//! one could be the default (see [`calibrate`]).
+//! one could be the default (see [`mod@calibrate`]).
 
 use std::sync::{Arc, OnceLock};
 

@@ -44,5 +44,10 @@ pub fn run() -> anyhow::Result<Outcome> {
     if let Some(why) = selection.fallback {
         println!("  (GROUPSCALE_BACKEND fell back: {why})");
     }
+    match &selection.calibration {
+        Some(Ok(calibration)) => println!("  (the fastest, {})", calibration.summary()),
+        Some(Err(why)) => println!("  (the CPU kernels: no candidate could be measured: {why})"),
+        None => {}
+    }
     Ok(Outcome::Done)
 }
