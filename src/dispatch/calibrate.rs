@@ -22,8 +22,10 @@ const LAYER: usize = 2;
 /// allocation.
 const WARM_UP_RUNS: usize = 2;
 const TIMED_RUNS: usize = 5;
-/// A backend whose first run takes longer than this is not timed further:
-/// it has lost already, and calibration must not stall a first command.
+/// A backend whose last warm-up run takes longer than this is not timed
+/// further: it has lost already, and calibration must not stall a first
+/// command. Only after the warm-ups: a first run that includes JIT
+/// compilation or pipeline builds says nothing about the steady state.
 const SLOW_RUN: Duration = Duration::from_millis(500);
 
 /// What the calibration measured.
@@ -110,11 +112,12 @@ fn time_layer(
         prepared.run(input, shape, k, &mut output)?;
         Ok(start.elapsed())
     };
+    let mut warm = Duration::ZERO;
     for _ in 0..WARM_UP_RUNS {
-        let first = run()?;
-        if first > SLOW_RUN {
-            return Ok(first);
-        }
+        warm = run()?;
+    }
+    if warm > SLOW_RUN {
+        return Ok(warm);
     }
     let mut samples = Vec::with_capacity(TIMED_RUNS);
     for _ in 0..TIMED_RUNS {

@@ -61,8 +61,8 @@ pub struct Selection {
     /// Why the forced backend was not used, when the choice fell back.
     pub fallback: Option<String>,
     /// The measurement the choice was made by, when there was more than one
-    /// candidate; or why it could not be made (the CPU kernels were then
-    /// chosen).
+    /// candidate; or why it could not be made (the CPU kernels, the last
+    /// candidate, were then chosen).
     pub calibration: Option<std::result::Result<Calibration, String>>,
 }
 
@@ -154,8 +154,8 @@ impl Registry {
             .calibration
             .get_or_init(|| calibrate(&candidates).map_err(|e| e.to_string()))
             .clone();
-        // The CPU kernels, last among the candidates, when nothing could be
-        // measured.
+        // When nothing could be measured, the last candidate: the CPU
+        // kernels, in any build that has them.
         let backend = match &calibration {
             Ok(c) => candidates[c.chosen].clone(),
             Err(_) => candidates[candidates.len() - 1].clone(),
