@@ -29,7 +29,9 @@ fn every_shader_validates_offline() {
 #[test]
 fn a_broken_shader_is_caught() {
     // The check above must be able to fail.
-    let src = source(Entry::Conv, false).replace("acc += bias[co];", "acc += bias[co] + true;");
+    let good = source(Entry::Conv, false);
+    let src = good.replace("add = bias[co];", "add = bias[co] + true;");
+    assert_ne!(src, good, "the planted error must change the shader");
     let parsed = naga::front::wgsl::parse_str(&src);
     let valid = parsed.ok().map(|m| {
         naga::valid::Validator::new(
@@ -75,7 +77,7 @@ fn uniform_structs_match_their_rust_mirrors_member_by_member() {
         (
             Entry::Conv,
             fields!(ConvParams: in_c, in_h, in_w, out_c, out_h, out_w, og, cg,
-            connectivity, kh, kw, sh, sw, ph, pw, dh, dw, relu, has_bias, _pad),
+            connectivity, kh, kw, sh, sw, ph, pw, dh, dw, relu, has_bias, m_tiles),
         ),
         (
             Entry::MaxPool,
@@ -123,4 +125,27 @@ fn uniform_structs_match_their_rust_mirrors_member_by_member() {
             );
         }
     }
+}
+
+/// The tile sizes the host sizes its dispatches by (`params.rs`) against the
+/// constants the shaders tile with: a mismatch would leave outputs unwritten
+/// or write past a group.
+#[test]
+fn dispatch_tiles_match_the_shaders() {
+    use groupscale::backend::wgpu::params::{CONV_TILE_M, CONV_TILE_N, LINEAR_OUTPUTS};
+    let constant = |entry: Entry, name: &str| -> u32 {
+        let module = naga::front::wgsl::parse_str(&source(entry, false)).unwrap();
+        let (_, c) = module
+            .constants
+            .iter()
+            .find(|(_, c)| c.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{entry:?}: no constant {name}"));
+        match module.global_expressions[c.init] {
+            naga::Expression::Literal(naga::Literal::U32(v)) => v,
+            ref other => panic!("{entry:?}: {name} is {other:?}, not a u32 literal"),
+        }
+    };
+    assert_eq!(constant(Entry::Conv, "TILE_M"), CONV_TILE_M);
+    assert_eq!(constant(Entry::Conv, "TILE_N"), CONV_TILE_N);
+    assert_eq!(constant(Entry::Linear, "OUTPUTS"), LINEAR_OUTPUTS);
 }

@@ -415,6 +415,50 @@ pub fn named() -> Vec<Case> {
         2,
         65,
     ));
+    // The WGSL convolution's 64-channel × 64-pixel tile over 16 reduction
+    // steps: 70 channels per group (a second, 6-channel tile), 9 × 8 = 72
+    // pixels (a second, 8-pixel tile), 6 × 9 = 54 steps (a 6-step last pass),
+    // over several groups, images and both grouped connectivities.
+    cases.push(conv_case(
+        "gpu-tile-remainders",
+        conv(12, 140, 3, 1, 2, Isolated).with_relu(true),
+        2,
+        [9, 8],
+        2,
+        66,
+    ));
+    cases.push(conv_case(
+        "gpu-tile-remainders-cumulative",
+        conv(6, 210, 3, 1, 3, Cumulative),
+        2,
+        [9, 8],
+        3,
+        67,
+    ));
+    // An output far smaller than one tile: one channel per group, 2 × 1 pixels.
+    cases.push(conv_case(
+        "output-smaller-than-gpu-tile",
+        conv(4, 4, 3, 1, 4, Isolated),
+        1,
+        [2, 1],
+        3,
+        68,
+    ));
+    // The WGSL linear layer's 4-output blocks straddle groups (5 outputs per
+    // group), and its 64-invocation reduction wraps (70 inputs per group).
+    cases.push(linear_case(
+        "linear-blocks-across-groups",
+        LinearSpec {
+            in_features: 210,
+            out_features: 15,
+            groups: 3,
+            connectivity: Cumulative,
+            relu: true,
+        },
+        2,
+        3,
+        69,
+    ));
     // A first layer's shape at full width, as the network runs it.
     cases.push(conv_case(
         "alexnet-l1-like",

@@ -8,7 +8,9 @@ use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
 use super::gpu::{Gpu, Pipeline};
-use super::params::{ConvParams, DenseParams, PoolParams, SoftmaxParams};
+use super::params::{
+    ConvParams, DenseParams, PoolParams, SoftmaxParams, CONV_TILE_N, LINEAR_OUTPUTS,
+};
 use super::shaders::Entry;
 use crate::backend::gpu::{call_dims, CallDims, LayerDims};
 use crate::backend::{check_run, gpu_index, BackendKind, Kernel};
@@ -222,11 +224,13 @@ impl GpuKernel {
     /// The uniform bytes and the workgroup grid for one call.
     fn plan(&self, shape: Shape4, k: usize) -> Result<(Uniform, [u32; 3])> {
         let CallDims { out, layer: dims } = call_dims(&self.layer, shape, k)?;
-        let flat = |count: usize| -> Result<[u32; 3]> {
-            let groups = gpu_index(count.div_ceil(WORKGROUP as usize), "workgroups")?;
-            let max = self.gpu.max_workgroups;
+        let max = self.gpu.max_workgroups;
+        // `count` workgroups as a 2-D grid (one dimension holds at most `max`).
+        let workgroups = |count: usize| -> Result<[u32; 3]> {
+            let groups = gpu_index(count, "workgroups")?;
             Ok([groups.min(max), groups.div_ceil(max), 1])
         };
+        let flat = |elements: usize| workgroups(elements.div_ceil(WORKGROUP as usize));
         fn pod<T: Pod>(v: T) -> Uniform {
             let mut u = Uniform {
                 bytes: [0; UNIFORM_BYTES],
@@ -237,21 +241,34 @@ impl GpuKernel {
         }
         Ok(match dims {
             LayerDims::Conv(d) => {
+                let params = ConvParams::from(d);
                 let grid = [
-                    gpu_index((out.h * out.w).div_ceil(WORKGROUP as usize), "workgroups")?,
-                    d.out_c,
+                    gpu_index((out.h * out.w).div_ceil(CONV_TILE_N as usize), "workgroups")?,
+                    (d.out_c / d.og)
+                        .checked_mul(params.m_tiles)
+                        .ok_or_else(|| Error::Shape("too many convolution workgroups".into()))?,
                     d.batch,
                 ];
-                if grid.iter().any(|&g| g > self.gpu.max_workgroups) {
+                if grid.iter().any(|&g| g > max) {
                     return Err(Error::Shape(format!(
-                        "a {out} output needs a {grid:?} workgroup grid, over this GPU's {} per dimension",
-                        self.gpu.max_workgroups
+                        "a {out} output needs a {grid:?} workgroup grid, over this GPU's {max} per dimension"
                     )));
                 }
-                (pod(ConvParams::from(d)), grid)
+                (pod(params), grid)
             }
             LayerDims::Pool(d) => (pod(PoolParams::from(d)), flat(out.len())?),
-            LayerDims::Dense(d) => (pod(DenseParams::from(d)), flat(out.len())?),
+            LayerDims::Dense(d) => {
+                // One workgroup per LINEAR_OUTPUTS outputs, or per logit.
+                let per_item = if d.classes == 0 {
+                    d.out_len.div_ceil(LINEAR_OUTPUTS)
+                } else {
+                    d.classes
+                };
+                let count = (per_item as usize)
+                    .checked_mul(d.batch as usize)
+                    .ok_or_else(|| Error::Shape("too many dense workgroups".into()))?;
+                (pod(DenseParams::from(d)), workgroups(count)?)
+            }
             LayerDims::Softmax(d) => (pod(SoftmaxParams::from(d)), flat(shape.n)?),
         })
     }

@@ -6,6 +6,13 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::backend::gpu::{ConvDims, DenseDims, PoolDims, SoftmaxDims};
 
+/// The convolution's output block per workgroup: `TILE_M` channels of one
+/// group by `TILE_N` pixels (`shaders/conv.wgsl`; a test checks they agree).
+pub const CONV_TILE_M: u32 = 64;
+pub const CONV_TILE_N: u32 = 64;
+/// Outputs of a linear layer per workgroup (`OUTPUTS` in `shaders/dense.wgsl`).
+pub const LINEAR_OUTPUTS: u32 = 4;
+
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct ConvParams {
@@ -28,7 +35,8 @@ pub struct ConvParams {
     pub dw: u32,
     pub relu: u32,
     pub has_bias: u32,
-    pub _pad: u32,
+    /// Workgroups across one group's output channels.
+    pub m_tiles: u32,
 }
 
 #[repr(C)]
@@ -103,7 +111,7 @@ impl From<ConvDims> for ConvParams {
             dw: d.dw,
             relu: d.relu,
             has_bias: d.has_bias,
-            _pad: 0,
+            m_tiles: d.og.div_ceil(CONV_TILE_M),
         }
     }
 }
