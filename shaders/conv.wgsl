@@ -30,7 +30,7 @@ struct ConvParams {
     out_c: u32,      // active output channels, k·Cout/G
     out_h: u32,
     out_w: u32,
-    og: u32,         // output channels per group
+    og: u32,         // output channels per group (under full: all k·Cout/G, one product)
     cg: u32,         // input channels per group (all of them under `full`)
     connectivity: u32, // 0 isolated, 1 cumulative, 2 full
     kh: u32,
@@ -94,6 +94,7 @@ fn conv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let x0 = i32((staged % p.out_w) * p.sw) - i32(p.pw);
     let tm = t / 8u;
     let tn = t % 8u;
+    let busy = m0 + 8u * tm < p.og && n0 + 8u * tn < pixels;
 
     var acc: array<vec4<f32>, 16>;   // [channel 0..8][pixel half 0..2]
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
@@ -123,7 +124,9 @@ fn conv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             x_tile[i * ROW + t / 4u][t % 4u] = u;
         }
         workgroupBarrier();
-        for (var s = 0u; s < TILE_K; s++) {
+        // Invocations whose channels are all past the group's end (a first
+        // layer at k = 1 fills a quarter of the tile) skip the products.
+        for (var s = 0u; s < select(0u, TILE_K, busy); s++) {
             let a0 = w_tile[s * ROW + 2u * tm];
             let a1 = w_tile[s * ROW + 2u * tm + 1u];
             let b0 = x_tile[s * ROW + 2u * tn];

@@ -244,7 +244,7 @@ impl GpuKernel {
                 let params = ConvParams::from(d);
                 let grid = [
                     gpu_index((out.h * out.w).div_ceil(CONV_TILE_N as usize), "workgroups")?,
-                    (d.out_c / d.og)
+                    (d.out_c / params.og)
                         .checked_mul(params.m_tiles)
                         .ok_or_else(|| Error::Shape("too many convolution workgroups".into()))?,
                     d.batch,

@@ -5,6 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::backend::gpu::{ConvDims, DenseDims, PoolDims, SoftmaxDims};
+use crate::model::group::Connectivity;
 
 /// The convolution's output block per workgroup: `TILE_M` channels of one
 /// group by `TILE_N` pixels (`shaders/conv.wgsl`; a test checks they agree).
@@ -91,6 +92,15 @@ const _: () = {
 
 impl From<ConvDims> for ConvParams {
     fn from(d: ConvDims) -> Self {
+        // Under `full` every group reads every input channel and the groups'
+        // weight rows follow one another, so the k active groups are one
+        // product of k·og channels: tiles may then span groups, and a layer
+        // with few channels per group (a first layer) fills its tiles.
+        let og = if d.connectivity == Connectivity::Full.gpu_code() {
+            d.out_c
+        } else {
+            d.og
+        };
         Self {
             in_c: d.in_c,
             in_h: d.in_h,
@@ -98,7 +108,7 @@ impl From<ConvDims> for ConvParams {
             out_c: d.out_c,
             out_h: d.out_h,
             out_w: d.out_w,
-            og: d.og,
+            og,
             cg: d.cg,
             connectivity: d.connectivity,
             kh: d.kh,
@@ -111,7 +121,7 @@ impl From<ConvDims> for ConvParams {
             dw: d.dw,
             relu: d.relu,
             has_bias: d.has_bias,
-            m_tiles: d.og.div_ceil(CONV_TILE_M),
+            m_tiles: og.div_ceil(CONV_TILE_M),
         }
     }
 }
