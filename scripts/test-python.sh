@@ -9,7 +9,7 @@
 #   scripts/test-python.sh -k export -x     # anything else goes to pytest
 #
 # Uses (and creates when missing) the venv target/train-venv, or $GROUPSCALE_VENV;
-# installs torch, numpy, safetensors, pytest and `-e train/` into it only
+# installs torch, numpy, safetensors, pytest, onnx, onnxruntime and `-e train/` into it only
 # when they are missing (through pip's cache). GROUPSCALE_BIN, when already
 # set, names the binary instead of target/release/groupscale.
 set -euo pipefail
@@ -31,7 +31,7 @@ if [ ! -x "$py" ]; then
     python3 -m venv "$venv"
 fi
 missing=()
-for module in torch numpy safetensors pytest; do
+for module in torch numpy safetensors pytest onnx onnxruntime; do
     "$py" -c "import $module" 2>/dev/null || missing+=("$module")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

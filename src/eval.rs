@@ -17,7 +17,8 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Mean softmax probability of the true class.
     pub confidence: f64,
-    /// Median time of one batch-1 inference, in milliseconds.
+    /// Median time of one inference of `EvalOptions::latency_batch` images,
+    /// in milliseconds.
     pub latency_ms: f64,
     /// Images per second while classifying the whole set in batches.
     pub throughput: f64,
@@ -30,8 +31,10 @@ pub struct Evaluation {
 pub struct EvalOptions {
     /// Images per batch for the accuracy pass.
     pub batch: usize,
-    /// Batch-1 inferences timed for the latency median.
+    /// Inferences timed for the latency median.
     pub latency_runs: usize,
+    /// Images per timed inference (1: the latency of one frame).
+    pub latency_batch: usize,
 }
 
 impl Default for EvalOptions {
@@ -39,6 +42,7 @@ impl Default for EvalOptions {
         Self {
             batch: 50,
             latency_runs: 30,
+            latency_batch: 1,
         }
     }
 }
@@ -55,7 +59,14 @@ pub fn evaluate(
     // Checks that a batch of the model's inputs is within the model limits
     // before any of them is built; the inputs are then made one batch at a
     // time, so memory follows the batch, not the data set.
-    session.reserve(batch.min(data.len()).max(1))?;
+    let latency_batch = options.latency_batch.max(1);
+    if !data.is_empty() && latency_batch > data.len() {
+        return Err(crate::error::Error::Data(format!(
+            "a latency batch of {latency_batch} needs at least that many images; the data has {}",
+            data.len()
+        )));
+    }
+    session.reserve(batch.min(data.len()).max(latency_batch))?;
     let mut inputs = Vec::new();
     // Checks that the images fit the model's input, even when there are none.
     data.to_input(model.input(), 0..0, &mut inputs)?;
@@ -82,8 +93,13 @@ pub fn evaluate(
         let latency_ms = if data.is_empty() {
             f64::NAN
         } else {
-            data.to_input(model.input(), 0..1, &mut inputs)?;
-            median_latency_ms(session, &inputs[..item], options.latency_runs)?
+            data.to_input(model.input(), 0..latency_batch, &mut inputs)?;
+            median_latency_ms(
+                session,
+                &inputs[..item * latency_batch],
+                latency_batch,
+                options.latency_runs,
+            )?
         };
         let images = data.len();
         rows.push(Evaluation {
@@ -99,13 +115,13 @@ pub fn evaluate(
     Ok(rows)
 }
 
-fn median_latency_ms(session: &mut Session, one: &[f32], runs: usize) -> Result<f64> {
-    session.infer(one, 1)?; // warm-up
+fn median_latency_ms(session: &mut Session, input: &[f32], n: usize, runs: usize) -> Result<f64> {
+    session.infer(input, n)?; // warm-up
     let capacity = runs.clamp(1, 1 << 16); // grows with the runs made, not those asked for
     let mut times = Vec::with_capacity(capacity);
     for _ in 0..runs.max(1) {
         let start = Instant::now();
-        session.infer(one, 1)?;
+        session.infer(input, n)?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);

@@ -375,6 +375,34 @@ fn eval_prints_every_k_and_the_memory_comparison() {
     assert!(text.contains("static models"), "{text}");
 }
 
+/// `--latency-batch` times whole batches (for throughput comparisons with
+/// peers), and refuses a batch larger than the data with one clear line.
+#[test]
+fn eval_times_a_latency_batch() {
+    let out = groupscale(&[
+        "eval",
+        "--backend",
+        "cpu",
+        "--limit",
+        "8",
+        "--latency-batch",
+        "8",
+        "--latency-runs",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("median of 2 batch-8 runs"), "{text}");
+    assert_clean_failure(
+        &groupscale(&["eval", "--backend", "cpu", "--limit", "8", "--latency-batch", "9"]),
+        "a latency batch of 9 needs at least that many images",
+    );
+}
+
 #[test]
 fn classify_names_a_class_for_each_image() {
     let dir = tempfile::tempdir().unwrap();

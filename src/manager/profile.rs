@@ -112,6 +112,7 @@ pub fn profile(
         EvalOptions {
             batch: 50,
             latency_runs: 1,
+            latency_batch: 1,
         },
     )?;
     drop(eval_session);

@@ -30,9 +30,12 @@ pub struct Args {
     /// Images per batch for the accuracy pass.
     #[arg(long, default_value_t = 50)]
     batch: usize,
-    /// Batch-1 runs timed for the latency median.
+    /// Runs timed for the latency median.
     #[arg(long, default_value_t = 30)]
     latency_runs: usize,
+    /// Images per timed run (the latency of a batch, for throughput comparisons).
+    #[arg(long, default_value_t = 1)]
+    latency_batch: usize,
     /// CPU worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -73,6 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let options = EvalOptions {
         batch: args.batch,
         latency_runs: args.latency_runs,
+        latency_batch: args.latency_batch,
     };
     let groups = model.groups();
     let mut report = Report {
@@ -121,8 +125,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "latency: median of {} batch-1 runs; images/s: batches of {}",
-            args.latency_runs, args.batch
+            "latency: median of {} batch-{} runs; images/s: batches of {}",
+            args.latency_runs, args.latency_batch, args.batch
         );
         println!(
             "memory: the dynamic model holds all {groups} configurations in {:.2} MB; \
