@@ -398,7 +398,15 @@ fn eval_times_a_latency_batch() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("median of 2 batch-8 runs"), "{text}");
     assert_clean_failure(
-        &groupscale(&["eval", "--backend", "cpu", "--limit", "8", "--latency-batch", "9"]),
+        &groupscale(&[
+            "eval",
+            "--backend",
+            "cpu",
+            "--limit",
+            "8",
+            "--latency-batch",
+            "9",
+        ]),
         "a latency batch of 9 needs at least that many images",
     );
 }
