@@ -51,6 +51,9 @@ def parser():
     p.add_argument("--distill-from-stage", type=int, default=2, help="first stage that distils")
     p.add_argument("--distill-weight", type=float, default=0.7, help="share of the soft-target loss")
     p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--offline-teacher", action="store_true",
+                   help="distil from the teacher's logits of the un-augmented training images, computed once "
+                        "per run, instead of a teacher pass on every augmented batch (several times faster)")
     p.add_argument("--stop-after-stage", type=int, default=0, help="stop (checkpointed) after this stage")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)

@@ -61,6 +61,7 @@ class TrainConfig:
     distill_from_stage: int = 2
     distill_weight: float = 0.7
     temperature: float = 4.0
+    offline_teacher: bool = False       # teacher logits of the un-augmented images, computed once
     stop_after_stage: int = 0
     seed: int = 1
     threads: int = 1
@@ -204,6 +205,12 @@ def load_teacher(path):
     return teacher
 
 
+def teacher_logits(teacher, x, batch=500):
+    """The teacher's k = G logits for every image of x, in batches."""
+    with torch.no_grad():
+        return torch.cat([teacher(x[i:i + batch], teacher.groups) for i in range(0, len(x), batch)])
+
+
 def distill_loss(student_logits, teacher_logits, temperature):
     """Hinton et al.'s soft-target term, scaled by T^2 so that its gradient
     keeps the hard-label term's size as T changes."""
@@ -337,9 +344,16 @@ def train_incremental(cfg, data=None):
         print(f"resumed at stage {start_stage}", flush=True)
     t0 = time.time()
     probe = xte[:_opt(cfg, "freeze_probe", 64)]
+    stored = None
     for s in range(start_stage, last_stage + 1):
         before = probe_logits(model, probe, range(1, s))
         teacher = load_teacher(cfg.teacher) if cfg.teacher and s >= cfg.distill_from_stage else None
+        # Offline: one teacher pass over the un-augmented images for the whole
+        # run instead of one per augmented batch (the teacher's forward pass
+        # cost more than the stage's own step). A 2-pixel shift or a flip
+        # keeps the class, so the soft targets barely move.
+        if teacher is not None and _opt(cfg, "offline_teacher", False) and stored is None:
+            stored = teacher_logits(teacher, xtr)
         params = set_stage(model, s)
         epochs = cfg.epochs[min(s - 1, len(cfg.epochs) - 1)]
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
@@ -353,8 +367,11 @@ def train_incremental(cfg, data=None):
                 logits, aux = model.forward_stage(xb, s)
                 hard = F.cross_entropy(logits, ytr[idx], label_smoothing=cfg.smoothing)
                 if teacher is not None:
-                    with torch.no_grad():
-                        soft_targets = teacher(xb, teacher.groups)
+                    if stored is not None:
+                        soft_targets = stored[idx]
+                    else:
+                        with torch.no_grad():
+                            soft_targets = teacher(xb, teacher.groups)
                     hard = ((1 - cfg.distill_weight) * hard
                             + cfg.distill_weight * distill_loss(logits, soft_targets, cfg.temperature))
                 return hard + cfg.aux_weight * F.cross_entropy(aux, ytr[idx])

@@ -154,6 +154,19 @@ def test_joint_teacher_then_distilled_stages(tmp_path, capsys):
     assert os.path.exists(cfg.out + ".safetensors")
     assert model.groups == 2
 
+    # Offline distillation: the same stages from the teacher's stored logits
+    # of the un-augmented images, which are its k = G logits, batch by batch.
+    from groupscale_train.trainer import load_teacher, teacher_logits
+    frozen = load_teacher(tcfg.out + ".teacher.pt")
+    x = data[0][:7]
+    with torch.no_grad():
+        direct = frozen(x, frozen.groups)
+    torch.testing.assert_close(teacher_logits(frozen, x, batch=3), direct)
+    offline = tiny_config(tmp_path, out=str(tmp_path / "offline"), groups=2,
+                          teacher=tcfg.out + ".teacher.pt", offline_teacher=True)
+    model = train(offline, data)
+    assert os.path.exists(offline.out + ".safetensors")
+
 
 def test_ensemble_loss_sees_the_average_and_the_export_the_sum(tmp_path):
     """--ensemble trains on the groups' average logits; the model (and so the
