@@ -9,3 +9,9 @@ const WORKGROUP: u32 = 64u;
 fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.y * groups.x * WORKGROUP + gid.x;
 }
+
+// Flat index of this workgroup when a 1-D range of workgroups was dispatched
+// as a 2-D grid.
+fn flat_workgroup(wg: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return wg.y * groups.x + wg.x;
+}

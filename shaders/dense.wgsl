@@ -42,11 +42,6 @@ fn reduce(t: u32, mine: vec4<f32>) -> vec4<f32> {
     return partial[0];
 }
 
-// Workgroup w of a 1-D range dispatched as a 2-D grid.
-fn flat_workgroup(wg: vec3<u32>, groups: vec3<u32>) -> u32 {
-    return wg.y * groups.x + wg.x;
-}
-
 @compute @workgroup_size(64)
 fn linear(
     @builtin(workgroup_id) wg: vec3<u32>,
