@@ -96,6 +96,13 @@ fn conv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let tn = t % 8u;
     let busy = m0 + 8u * tm < p.og && n0 + 8u * tn < pixels;
 
+    // The im2col position of reduction step kk: input plane, kernel row and
+    // column, advanced by one per staged step instead of divided out of kk
+    // (integer division has no vector instruction on CPUs and costs tens of
+    // instructions on GPUs; per staged element it outweighed the products).
+    var plane = planes;
+    var ky = 0u;
+    var kx = 0u;
     var acc: array<vec4<f32>, 16>;   // [channel 0..8][pixel half 0..2]
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
         for (var i = 0u; i < TILE_K; i++) {
@@ -111,17 +118,20 @@ fn conv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             w_tile[step * ROW + m / 4u][m % 4u] = v;
 
             // Input: step i of this invocation's pixel.
-            let kk = k0 + i;
             var u = 0.0;
-            if (staged < pixels && kk < depth) {
-                let tap = kk % taps;
-                let iy = y0 + i32((tap / p.kw) * p.dh);
-                let ix = x0 + i32((tap % p.kw) * p.dw);
+            if (staged < pixels && k0 + i < depth) {
+                let iy = y0 + i32(ky * p.dh);
+                let ix = x0 + i32(kx * p.dw);
                 if (iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w)) {
-                    u = x[((planes + kk / taps) * p.in_h + u32(iy)) * p.in_w + u32(ix)];
+                    u = x[(plane * p.in_h + u32(iy)) * p.in_w + u32(ix)];
                 }
             }
             x_tile[i * ROW + t / 4u][t % 4u] = u;
+            let next_row = kx + 1u == p.kw;
+            let next_plane = next_row && ky + 1u == p.kh;
+            kx = select(kx + 1u, 0u, next_row);
+            ky = select(select(ky, ky + 1u, next_row), 0u, next_plane);
+            plane += select(0u, 1u, next_plane);
         }
         workgroupBarrier();
         // Invocations whose channels are all past the group's end (a first
