@@ -5,11 +5,12 @@
 //
 // One workgroup computes TILE_M channels of one group × TILE_N pixels of one
 // image. The reduction runs TILE_K steps at a time: the 64 invocations stage
-// that slice of the weights and of the im2col input in workgroup memory
-// (zeros past the group's channels, the image's pixels and the reduction's
-// end, so the inner loop has no bounds checks), then each invocation
-// accumulates its own 8 channels × 8 pixels in registers from four vec4
-// reads per step: 64 fused multiply-adds per 16 values read. The grid is
+// that slice of the weights and of the im2col input in workgroup memory,
+// four values to a vec4 store (zeros past the group's channels, the image's
+// pixels and the reduction's end, so the inner loop has no bounds checks),
+// then each invocation accumulates its own 8 channels × 8 pixels in
+// registers from four vec4 reads per step: 64 fused multiply-adds per 16
+// values read. The grid is
 // (pixel tiles, k · tiles per group, batch), so the inactive groups are
 // never dispatched.
 //
@@ -86,47 +87,63 @@ fn conv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let weights = group_weights(j, taps);
     let planes = n * p.in_c + group_first(j);
 
-    // Invocation t stages pixel n0 + t of every step (neighbouring
-    // invocations read neighbouring pixels), and computes channels
-    // m0 + 8·tm .. +8 × pixels n0 + 8·tn .. +8.
-    let staged = n0 + t;
-    let y0 = i32((staged / p.out_w) * p.sh) - i32(p.ph);
-    let x0 = i32((staged % p.out_w) * p.sw) - i32(p.pw);
+    // Invocation t computes channels m0 + 8·tm .. +8 × pixels n0 + 8·tn .. +8.
     let tm = t / 8u;
     let tn = t % 8u;
     let busy = m0 + 8u * tm < p.og && n0 + 8u * tn < pixels;
 
-    // The im2col position of reduction step kk: input plane, kernel row and
-    // column, advanced by one per staged step instead of divided out of kk
-    // (integer division has no vector instruction on CPUs and costs tens of
-    // instructions on GPUs; per staged element it outweighed the products).
-    var plane = planes;
-    var ky = 0u;
-    var kx = 0u;
+    // Staging writes whole vec4s (a store into one component of a vec4 in
+    // workgroup memory costs a CPU driver a read-modify-write per lane).
+    // Weights: invocation t stages step t % TILE_K of channel quads
+    // t / TILE_K + 4r, so neighbouring invocations read neighbouring steps
+    // of the same four rows. Input: it stages pixel quad t % ROW at steps
+    // 4·(t / ROW) + r, so neighbouring invocations read neighbouring pixels.
+    let w_step = t % TILE_K;
+    let x_quad = t % ROW;
+    let x_step = 4u * (t / ROW);
+    let quad = vec4<u32>(n0 + 4u * x_quad) + vec4<u32>(0u, 1u, 2u, 3u);
+    let in_image = quad < vec4<u32>(pixels);
+    let y_base = vec4<i32>((quad / p.out_w) * p.sh) - vec4<i32>(i32(p.ph));
+    let x_base = vec4<i32>((quad % p.out_w) * p.sw) - vec4<i32>(i32(p.pw));
+    let in_h = vec4<i32>(i32(p.in_h));
+    let in_w = vec4<i32>(i32(p.in_w));
+
     var acc: array<vec4<f32>, 16>;   // [channel 0..8][pixel half 0..2]
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
-        for (var i = 0u; i < TILE_K; i++) {
-            // Weights: neighbouring invocations read neighbouring steps of
-            // one weight row.
-            let e = i * 64u + t;
-            let step = e % TILE_K;
-            let m = e / TILE_K;
-            var v = 0.0;
-            if (m0 + m < p.og && k0 + step < depth) {
-                v = f32(w[weights + (m0 + m) * depth + k0 + step]);
+        for (var r = 0u; r < 4u; r++) {
+            let quad_m = t / TILE_K + 4u * r;
+            let m = m0 + 4u * quad_m;
+            var v = vec4<f32>(0.0);
+            if (k0 + w_step < depth) {
+                let at = weights + m * depth + k0 + w_step;
+                if (m < p.og) { v.x = f32(w[at]); }
+                if (m + 1u < p.og) { v.y = f32(w[at + depth]); }
+                if (m + 2u < p.og) { v.z = f32(w[at + 2u * depth]); }
+                if (m + 3u < p.og) { v.w = f32(w[at + 3u * depth]); }
             }
-            w_tile[step * ROW + m / 4u][m % 4u] = v;
+            w_tile[w_step * ROW + quad_m] = v;
+        }
 
-            // Input: step i of this invocation's pixel.
-            var u = 0.0;
-            if (staged < pixels && k0 + i < depth) {
-                let iy = y0 + i32(ky * p.dh);
-                let ix = x0 + i32(kx * p.dw);
-                if (iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w)) {
-                    u = x[(plane * p.in_h + u32(iy)) * p.in_w + u32(ix)];
-                }
-            }
-            x_tile[i * ROW + t / 4u][t % 4u] = u;
+        // The im2col position of this invocation's first input step: one
+        // division per pass, then a counter per step (integer division has
+        // no vector instruction on CPUs and is slow on GPUs).
+        let first = k0 + x_step;
+        let tap = first % taps;
+        var plane = planes + first / taps;
+        var ky = tap / p.kw;
+        var kx = tap % p.kw;
+        for (var r = 0u; r < 4u; r++) {
+            let iy = y_base + vec4<i32>(i32(ky * p.dh));
+            let ix = x_base + vec4<i32>(i32(kx * p.dw));
+            let ok = in_image & vec4<bool>(first + r < depth) & (iy >= vec4<i32>(0)) & (iy < in_h)
+                & (ix >= vec4<i32>(0)) & (ix < in_w);
+            let at = (vec4<u32>(plane * p.in_h) + vec4<u32>(iy)) * p.in_w + vec4<u32>(ix);
+            var u = vec4<f32>(0.0);
+            if (ok.x) { u.x = x[at.x]; }
+            if (ok.y) { u.y = x[at.y]; }
+            if (ok.z) { u.z = x[at.z]; }
+            if (ok.w) { u.w = x[at.w]; }
+            x_tile[(x_step + r) * ROW + x_quad] = u;
             let next_row = kx + 1u == p.kw;
             let next_plane = next_row && ky + 1u == p.kh;
             kx = select(kx + 1u, 0u, next_row);
