@@ -18,19 +18,24 @@
 /// the element-wise helpers below into single vector instructions.
 pub(crate) type Lanes = [f32; LANE_GROUP];
 pub(crate) const LANE_GROUP: usize = 8;
+/// Half a lane group (one SSE or NEON register), for a remainder of at most
+/// this many: an F(4×4) layer on an 8×8 output has 4 tiles per image, and
+/// at batch 1 the output transform would otherwise compute (and spill) 8
+/// lanes to use 4.
+pub(crate) const HALF_GROUP: usize = LANE_GROUP / 2;
 
 #[inline(always)]
-fn add(a: Lanes, b: Lanes) -> Lanes {
+fn add<const L: usize>(a: [f32; L], b: [f32; L]) -> [f32; L] {
     std::array::from_fn(|l| a[l] + b[l])
 }
 
 #[inline(always)]
-fn sub(a: Lanes, b: Lanes) -> Lanes {
+fn sub<const L: usize>(a: [f32; L], b: [f32; L]) -> [f32; L] {
     std::array::from_fn(|l| a[l] - b[l])
 }
 
 #[inline(always)]
-fn mul(m: f32, a: Lanes) -> Lanes {
+fn mul<const L: usize>(m: f32, a: [f32; L]) -> [f32; L] {
     a.map(|v| m * v)
 }
 
@@ -42,9 +47,9 @@ fn mul(m: f32, a: Lanes) -> Lanes {
 /// equal to the matrices.
 pub(crate) trait Tiling<const M: usize, const A: usize>: Send + Sync + 'static {
     /// `Bᵀ·d` for one column `d`.
-    fn input_1d(d: &[Lanes; A]) -> [Lanes; A];
+    fn input_1d<const L: usize>(d: &[[f32; L]; A]) -> [[f32; L]; A];
     /// `Aᵀ·m` for one column `m`.
-    fn output_1d(m: &[Lanes; A]) -> [Lanes; M];
+    fn output_1d<const L: usize>(m: &[[f32; L]; A]) -> [[f32; L]; M];
 
     /// `Bᵀ`: the input transform.
     const BT: [[f32; A]; A];
@@ -61,7 +66,7 @@ pub(crate) struct F2;
 
 impl Tiling<2, 4> for F2 {
     #[inline(always)]
-    fn input_1d(d: &[Lanes; 4]) -> [Lanes; 4] {
+    fn input_1d<const L: usize>(d: &[[f32; L]; 4]) -> [[f32; L]; 4] {
         [
             sub(d[0], d[2]),
             add(d[1], d[2]),
@@ -71,7 +76,7 @@ impl Tiling<2, 4> for F2 {
     }
 
     #[inline(always)]
-    fn output_1d(m: &[Lanes; 4]) -> [Lanes; 2] {
+    fn output_1d<const L: usize>(m: &[[f32; L]; 4]) -> [[f32; L]; 2] {
         [add(add(m[0], m[1]), m[2]), sub(sub(m[1], m[2]), m[3])]
     }
 
@@ -96,7 +101,7 @@ pub(crate) struct F4;
 
 impl Tiling<4, 6> for F4 {
     #[inline(always)]
-    fn input_1d(d: &[Lanes; 6]) -> [Lanes; 6] {
+    fn input_1d<const L: usize>(d: &[[f32; L]; 6]) -> [[f32; L]; 6] {
         let d1_d2 = add(d[1], d[2]);
         let d4_d3 = add(d[4], d[3]);
         let d1_m_d2 = sub(d[1], d[2]);
@@ -114,7 +119,7 @@ impl Tiling<4, 6> for F4 {
     }
 
     #[inline(always)]
-    fn output_1d(m: &[Lanes; 6]) -> [Lanes; 4] {
+    fn output_1d<const L: usize>(m: &[[f32; L]; 6]) -> [[f32; L]; 4] {
         let m1_p_m2 = add(m[1], m[2]);
         let m1_m_m2 = sub(m[1], m[2]);
         let m3_p_m4 = add(m[3], m[4]);
@@ -224,6 +229,28 @@ mod tests {
             std::array::from_fn(|r| std::array::from_fn(|l| ((r * 13 + l * 7) % 11) as f32 - 5.0));
         let input = T::input_1d(&x);
         let output = T::output_1d(&x);
+        // The half-width instantiation computes the same first lanes.
+        let half: [[f32; HALF_GROUP]; A] =
+            std::array::from_fn(|r| std::array::from_fn(|l| x[r][l]));
+        let (half_input, half_output) = (T::input_1d(&half), T::output_1d(&half));
+        for l in 0..HALF_GROUP {
+            for i in 0..A {
+                assert_eq!(
+                    half_input[i][l],
+                    input[i][l],
+                    "{} half-width Bᵀ row {i}",
+                    T::NAME
+                );
+            }
+            for a in 0..M {
+                assert_eq!(
+                    half_output[a][l],
+                    output[a][l],
+                    "{} half-width Aᵀ row {a}",
+                    T::NAME
+                );
+            }
+        }
         for l in 0..LANE_GROUP {
             for i in 0..A {
                 let want: f32 = (0..A).map(|r| T::BT[i][r] * x[r][l]).sum();

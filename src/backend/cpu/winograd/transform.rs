@@ -2,7 +2,7 @@
 //! arrays so that the compiler vectorises them; each kernel table compiles
 //! them for its instruction set (`CpuKernels::winograd_input`/`_output`).
 
-use super::tiling::{Lanes, Tiling, LANE_GROUP};
+use super::tiling::{Lanes, Tiling, HALF_GROUP, LANE_GROUP};
 
 /// Transforms a run of `tiles` consecutive input tiles of one tile row.
 #[derive(Clone, Copy)]
@@ -48,13 +48,13 @@ pub(crate) struct OutputJob {
 /// `B·x·Bᵀ`-style sandwich of one tile for LANE_GROUP tiles or channels at
 /// once: `one_d` over the columns, then over the rows.
 #[inline(always)]
-fn sandwich<const R: usize, const C: usize>(
-    one_d: impl Fn(&[Lanes; C]) -> [Lanes; R],
-    x: &[[Lanes; C]; C],
-    y: &mut [[Lanes; R]; R],
+fn sandwich<const R: usize, const C: usize, const L: usize>(
+    one_d: impl Fn(&[[f32; L]; C]) -> [[f32; L]; R],
+    x: &[[[f32; L]; C]; C],
+    y: &mut [[[f32; L]; R]; R],
 ) {
     // t = mat·x, column by column: t[i][c].
-    let mut t = [[[0.0; LANE_GROUP]; C]; R];
+    let mut t = [[[0.0; L]; C]; R];
     for c in 0..C {
         let column = one_d(&std::array::from_fn(|r| x[r][c]));
         for i in 0..R {
@@ -86,7 +86,7 @@ pub(crate) unsafe fn input<const M: usize, const A: usize, T: Tiling<M, A>>(job:
                     load(src.add(r * job.row + c * job.pixel + c0), lanes, n);
                 }
             }
-            sandwich(T::input_1d, &d, &mut v);
+            sandwich(T::input_1d::<LANE_GROUP>, &d, &mut v);
             for (i, row) in v.iter().enumerate() {
                 for (j, lanes) in row.iter().enumerate() {
                     store(lanes, dst.add((i * A + j) * job.plane + c0), n);
@@ -102,48 +102,65 @@ pub(crate) unsafe fn input<const M: usize, const A: usize, T: Tiling<M, A>>(job:
 /// output planes are writable and no one else writes them meanwhile.
 #[inline(always)]
 pub(crate) unsafe fn output<const M: usize, const A: usize, T: Tiling<M, A>>(job: &OutputJob) {
-    let mut m = [[[0.0f32; LANE_GROUP]; A]; A];
-    let mut y = [[[0.0f32; LANE_GROUP]; M]; M];
     let mut t0 = 0;
     while t0 < job.tiles {
         let n = (job.tiles - t0).min(LANE_GROUP);
-        for (i, row) in m.iter_mut().enumerate() {
-            for (j, lanes) in row.iter_mut().enumerate() {
-                load(job.src.add((i * A + j) * job.plane + t0), lanes, n);
-            }
+        if n <= HALF_GROUP {
+            output_lanes::<M, A, T, HALF_GROUP>(job, t0, n);
+        } else {
+            output_lanes::<M, A, T, LANE_GROUP>(job, t0, n);
         }
-        sandwich(T::output_1d, &m, &mut y);
-        for row in y.iter_mut() {
-            for lanes in row.iter_mut() {
-                for v in lanes.iter_mut() {
-                    *v += job.bias;
-                    if job.relu {
-                        *v = v.max(0.0);
-                    }
-                }
-            }
-        }
-        for l in 0..n {
-            let t = job.first + t0 + l;
-            let (image, t) = (t / job.tiles_per_image, t % job.tiles_per_image);
-            let (oy, ox) = (M * (t / job.tiles_x), M * (t % job.tiles_x));
-            let plane = job.dst.add(image * job.image);
-            for (a, row) in y.iter().enumerate().take(job.ho - oy) {
-                let out = plane.add((oy + a) * job.wo + ox);
-                for (b, lanes) in row.iter().enumerate().take(job.wo - ox) {
-                    *out.add(b) = lanes[l];
-                }
-            }
-        }
-        t0 += LANE_GROUP;
+        t0 += n;
     }
 }
 
-/// Loads `n ≤ LANE_GROUP` floats; the rest of `lanes` is left as it was.
+/// Tiles `t0..t0 + n` (n ≤ L) of an output job, `L` at once.
+///
+/// # Safety
+/// As [`output`].
 #[inline(always)]
-unsafe fn load(src: *const f32, lanes: &mut Lanes, n: usize) {
-    if n == LANE_GROUP {
-        *lanes = std::ptr::read_unaligned(src as *const Lanes);
+unsafe fn output_lanes<const M: usize, const A: usize, T: Tiling<M, A>, const L: usize>(
+    job: &OutputJob,
+    t0: usize,
+    n: usize,
+) {
+    let mut m = [[[0.0f32; L]; A]; A];
+    let mut y = [[[0.0f32; L]; M]; M];
+    for (i, row) in m.iter_mut().enumerate() {
+        for (j, lanes) in row.iter_mut().enumerate() {
+            load(job.src.add((i * A + j) * job.plane + t0), lanes, n);
+        }
+    }
+    sandwich(T::output_1d::<L>, &m, &mut y);
+    for row in y.iter_mut() {
+        for lanes in row.iter_mut() {
+            for v in lanes.iter_mut() {
+                *v += job.bias;
+                if job.relu {
+                    *v = v.max(0.0);
+                }
+            }
+        }
+    }
+    for l in 0..n {
+        let t = job.first + t0 + l;
+        let (image, t) = (t / job.tiles_per_image, t % job.tiles_per_image);
+        let (oy, ox) = (M * (t / job.tiles_x), M * (t % job.tiles_x));
+        let plane = job.dst.add(image * job.image);
+        for (a, row) in y.iter().enumerate().take(job.ho - oy) {
+            let out = plane.add((oy + a) * job.wo + ox);
+            for (b, lanes) in row.iter().enumerate().take(job.wo - ox) {
+                *out.add(b) = lanes[l];
+            }
+        }
+    }
+}
+
+/// Loads `n ≤ L` floats; the rest of `lanes` is left as it was.
+#[inline(always)]
+unsafe fn load<const L: usize>(src: *const f32, lanes: &mut [f32; L], n: usize) {
+    if n == L {
+        *lanes = std::ptr::read_unaligned(src as *const [f32; L]);
     } else {
         // A plain loop: `copy_nonoverlapping` of a variable length is a
         // call to memmove, which dominated small layers.
