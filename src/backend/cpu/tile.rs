@@ -124,17 +124,17 @@ macro_rules! simd_tiles {
         #[target_feature(enable = $feature)]
         unsafe fn tile<const MV: usize, const P: usize>(t: &$crate::backend::cpu::tile::TileArgs) {
             const { assert!(P <= $pixels) };
+            // Steps whose weights fill one 64-byte cache line: the weight
+            // stream is prefetched once per line, not once per step.
+            const LINE_STEPS: usize = if 16 / $lanes == 0 { 1 } else { 16 / $lanes };
             let mut acc = [[$zero(); MV]; P];
             let pix = t.pix;
-            for d in 0..t.depth {
+            // One reduction step: a weight vector per sliver times P
+            // broadcast inputs.
+            let step = |acc: &mut [[_; MV]; P], d: usize| {
                 let x = t.x.add(*t.kofs.add(d) as usize);
                 let mut a = [$zero(); MV];
                 for v in 0..MV {
-                    $prefetch(
-                        t.a[v].wrapping_add(
-                            (d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes,
-                        ),
-                    );
                     a[v] = $load(t.a[v].add(d * $lanes));
                 }
                 for i in 0..P {
@@ -143,6 +143,22 @@ macro_rules! simd_tiles {
                         acc[i][v] = $fma(xi, a[v], acc[i][v]);
                     }
                 }
+            };
+            let lines_end = t.depth - t.depth % LINE_STEPS;
+            let mut d = 0;
+            while d < lines_end {
+                for v in 0..MV {
+                    $prefetch(
+                        t.a[v].wrapping_add((d + $crate::backend::cpu::tile::PREFETCH_STEPS) * $lanes),
+                    );
+                }
+                for u in 0..LINE_STEPS {
+                    step(&mut acc, d + u);
+                }
+                d += LINE_STEPS;
+            }
+            for d in lines_end..t.depth {
+                step(&mut acc, d);
             }
             let mut out = [[$zero(); MV]; P];
             for v in 0..MV {
