@@ -45,8 +45,8 @@ pub(crate) struct OutputJob {
     pub relu: bool,
 }
 
-/// `B·x·Bᵀ`-style sandwich of one tile for LANE_GROUP tiles or channels at
-/// once: `one_d` over the columns, then over the rows.
+/// `B·x·Bᵀ`-style sandwich of one tile for `L` tiles or channels at once:
+/// `one_d` over the columns, then over the rows.
 #[inline(always)]
 fn sandwich<const R: usize, const C: usize, const L: usize>(
     one_d: impl Fn(&[[f32; L]; C]) -> [[f32; L]; R],
