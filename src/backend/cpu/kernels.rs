@@ -49,6 +49,17 @@ pub(crate) trait CpuKernels: Send + Sync + 'static {
     /// `i < ROW_PIXELS`; only called when `ROW_PIXELS > 0`.
     unsafe fn tile_row(t: &TileArgs);
 
+    /// Computes a tile as [`tile`](Self::tile) does, for a reduction whose
+    /// steps are consecutive floats of `x` (`kofs[d] == d`): the Winograd
+    /// products, whose transformed input is channel-minor. The result is
+    /// bit-identical to `tile`'s (the same FMAs in the same order); an ISA
+    /// that can multiply by a vector lane loads several steps of a pixel at
+    /// once instead of broadcasting each, and the others run `tile`.
+    ///
+    /// # Safety
+    /// As [`tile`](Self::tile), and `kofs[d] == d` for every `d < depth`.
+    unsafe fn tile_contiguous(t: &TileArgs, vectors: usize);
+
     /// `Σ a[i]·b[i]` over the shorter length.
     ///
     /// # Safety

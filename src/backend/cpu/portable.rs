@@ -33,6 +33,11 @@ impl CpuKernels for Portable {
         tile::<1>(t)
     }
 
+    // Nothing to gain without vector lanes.
+    unsafe fn tile_contiguous(t: &TileArgs, vectors: usize) {
+        Self::tile(t, vectors)
+    }
+
     unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
         dot(a, b)
     }

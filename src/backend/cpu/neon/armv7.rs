@@ -52,6 +52,12 @@ impl CpuKernels for Neon {
         Self::tile(t, 1)
     }
 
+    // AArch32 NEON has no fused multiply by lane (only `vmla`, which rounds twice),
+    // so the broadcasting tile keeps the products bit-identical to `tile`.
+    unsafe fn tile_contiguous(t: &TileArgs, vectors: usize) {
+        Self::tile(t, vectors)
+    }
+
     unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
         dot(a, b)
     }

@@ -348,7 +348,8 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> CpuWinograd
                 // Tiles past the end repeat the last: read, not stored.
                 args.pix[i] = plan.tile_offsets[(t0 + i).min(count - 1)] as usize;
             }
-            K::tile(&args, vectors);
+            // SAFETY: channel_offsets[d] == d (built by `reserve`).
+            K::tile_contiguous(&args, vectors);
             t0 += K::PIXELS;
         }
     }

@@ -28,6 +28,12 @@ impl CpuKernels for Avx2 {
         tile_row(t)
     }
 
+    // x86 has no multiply by lane; a broadcast load costs what a lane
+    // extract would.
+    unsafe fn tile_contiguous(t: &TileArgs, vectors: usize) {
+        Self::tile(t, vectors)
+    }
+
     unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
         dot(a, b)
     }
