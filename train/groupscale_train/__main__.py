@@ -54,6 +54,8 @@ def parser():
     p.add_argument("--offline-teacher", action="store_true",
                    help="distil from the teacher's logits of the un-augmented training images, computed once "
                         "per run, instead of a teacher pass on every augmented batch (several times faster)")
+    p.add_argument("--erase", type=float, default=0.0,
+                   help="random erasing: the probability that a training image has a rectangle blanked (0: off)")
     p.add_argument("--stop-after-stage", type=int, default=0, help="stop (checkpointed) after this stage")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)

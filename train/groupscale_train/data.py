@@ -6,6 +6,7 @@ mean and std stored in the model file.
 """
 
 import gzip
+import math
 import os
 import pickle
 import struct
@@ -209,4 +210,32 @@ def augment(x, background=-MEAN / STD):
     out = torch.gather(rows, 3, idx_x.view(n, 1, 1, 32).expand(-1, rows.shape[1], 32, -1))
     flip = torch.rand(n) < 0.5
     out[flip] = out[flip].flip(3)
+    return out
+
+
+def random_erase(x, probability, background=-MEAN / STD):
+    """Random erasing (Zhong et al., 2017): with `probability`, one rectangle
+    of each image, 2-40 % of its area with an aspect ratio between 0.3 and
+    3.3, is set to `background` (the normalised zero pixel, as `augment`
+    fills). A regulariser for training sets a network fits completely: on
+    Fashion-MNIST an eighth-width GroupAlexNet reaches the floor of the
+    label-smoothed loss, which leaves the later groups nothing to learn.
+    Returns a new tensor; `probability` 0 returns `x` unchanged."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"the erasing probability must be in [0, 1], not {probability}")
+    if probability == 0.0:
+        return x
+    n, c, h, w = x.shape
+    out = x.clone()
+    fill = torch.as_tensor(background, dtype=x.dtype).view(-1, 1, 1).expand(c, 1, 1)
+    area = torch.empty(n).uniform_(0.02, 0.4) * h * w
+    log_ratio = torch.empty(n).uniform_(math.log(0.3), math.log(1 / 0.3))
+    ratio = log_ratio.exp()
+    eh = (area * ratio).sqrt().round().long().clamp(1, h)
+    ew = (area / ratio).sqrt().round().long().clamp(1, w)
+    erase = torch.rand(n) < probability
+    for i in torch.nonzero(erase).flatten().tolist():
+        top = int(torch.randint(0, h - int(eh[i]) + 1, ()))
+        left = int(torch.randint(0, w - int(ew[i]) + 1, ()))
+        out[i, :, top:top + int(eh[i]), left:left + int(ew[i])] = fill
     return out

@@ -27,7 +27,7 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
-from .data import augment, dataset_info
+from .data import augment, dataset_info, random_erase
 from .export import export
 from .model import DEFAULT_WIDTHS, GroupAlexNet
 from .progress import Progress
@@ -62,6 +62,7 @@ class TrainConfig:
     distill_weight: float = 0.7
     temperature: float = 4.0
     offline_teacher: bool = False       # teacher logits of the un-augmented images, computed once
+    erase: float = 0.0                  # random-erasing probability per training image
     stop_after_stage: int = 0
     seed: int = 1
     threads: int = 1
@@ -297,7 +298,8 @@ def train_joint(cfg, data=None):
         model.train()
 
         def step_loss(idx):
-            return F.cross_entropy(model(augment(xtr[idx], background), g), ytr[idx],
+            xb = random_erase(augment(xtr[idx], background), _opt(cfg, "erase", 0.0), background)
+            return F.cross_entropy(model(xb, g), ytr[idx],
                                    label_smoothing=cfg.smoothing)
 
         mean_loss, seconds = _run_epoch(cfg, opt, sched, len(xtr), f"joint epoch {epoch + 1}/{epochs}", step_loss)
@@ -363,7 +365,7 @@ def train_incremental(cfg, data=None):
             set_stage(model, s)
 
             def step_loss(idx):
-                xb = augment(xtr[idx], background)
+                xb = random_erase(augment(xtr[idx], background), _opt(cfg, "erase", 0.0), background)
                 logits, aux = model.forward_stage(xb, s)
                 hard = F.cross_entropy(logits, ytr[idx], label_smoothing=cfg.smoothing)
                 if teacher is not None:

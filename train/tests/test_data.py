@@ -12,7 +12,7 @@ import legacy_train
 from conftest import tiny_config, write_fashion_dir
 from groupscale_train import (CIFAR10_MEAN, CIFAR10_STD, MEAN, STD, Progress, augment, load_cifar10,
                               load_fashion, read_idx, train, write_idx)
-from groupscale_train.data import load_cifar10_raw
+from groupscale_train.data import load_cifar10_raw, random_erase
 
 
 def test_idx_round_trip(tmp_path):
@@ -114,6 +114,27 @@ def test_augment_matches_train_py_and_keeps_shapes():
         vals = out[:, c]
         from_x = torch.isin(vals, x3[:, c])
         assert torch.all(from_x | (vals == bg))
+
+
+def test_random_erase_blanks_one_rectangle_per_chosen_image():
+    x3 = torch.randn(64, 3, 32, 32)
+    torch.manual_seed(2)
+    out = random_erase(x3, 1.0, background=[-1.0, -2.0, -3.0])
+    assert out.shape == x3.shape
+    assert not torch.equal(out, x3)
+    for i in range(len(x3)):
+        changed = (out[i] != x3[i]).any(0)
+        rows, cols = torch.nonzero(changed, as_tuple=True)
+        # One rectangle: every changed pixel lies in the box they span, all of
+        # it holds the channels' backgrounds, and it covers at most 40 % (plus
+        # rounding) of the image.
+        box = out[i, :, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        for c, bg in enumerate([-1.0, -2.0, -3.0]):
+            assert torch.all(box[c] == bg)
+        assert box[0].numel() <= 0.45 * 32 * 32
+    assert torch.equal(random_erase(x3, 0.0), x3)
+    with pytest.raises(ValueError, match="probability"):
+        random_erase(x3, 1.5)
 
 
 def test_progress_bar_is_silent_off_a_terminal_unless_asked():
