@@ -84,7 +84,7 @@ pub const CPU_ISA: Knob = knob(
 pub const CONV_ALGO: Knob = knob(
     "GROUPSCALE_CONV_ALGO",
     "auto|direct|winograd|winograd-f2|winograd-f4",
-    "the CPU convolution algorithm per 3×3 stride-1 layer (default auto: Winograd where the measured rule in docs/winograd.md favours it); a forced Winograd falls back to direct on other layers unless GROUPSCALE_STRICT is set",
+    "the CPU convolution algorithm per stride-1 layer (default auto: Winograd on the 3×3 layers where the measured rule in docs/winograd.md favours it); winograd-f2 also runs 5×5 layers by F(2×2, 5×5); a forced Winograd falls back to direct on other layers unless GROUPSCALE_STRICT is set",
     Scope::Run,
 );
 pub const THREADS: Knob = knob(

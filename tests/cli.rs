@@ -310,15 +310,24 @@ fn conv_algorithm_overrides_are_honoured_or_refused() {
         cmd.output().unwrap()
     };
     assert_clean_failure(&run("fft", "L5", false), "GROUPSCALE_CONV_ALGO");
-    // Forced Winograd on a 5×5 layer: direct instead, or refused when strict.
-    let out = run("winograd", "L1", false);
+    // Forced F(4×4) on a 5×5 layer: direct instead, or refused when strict.
+    let out = run("winograd-f4", "L1", false);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("winograd convolutions"));
-    assert_clean_failure(&run("winograd", "L1", true), "3×3");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("winograd-f4 convolutions"));
+    assert_clean_failure(&run("winograd-f4", "L1", true), "3×3");
+    // F(2×2, 5×5) computes it, strict or not.
+    for algo in ["winograd", "winograd-f2"] {
+        let out = run(algo, "L1", true);
+        assert!(
+            out.status.success(),
+            "{algo}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     for algo in ["direct", "winograd-f2", "winograd-f4", "auto"] {
         let out = run(algo, "L5", true);
         assert!(

@@ -1,4 +1,5 @@
-//! The Winograd convolution paths (F(2×2, 3×3) and F(4×4, 3×3)) on every
+//! The Winograd convolution paths (F(2×2, 3×3), F(4×4, 3×3) and F(2×2,
+//! 5×5)) on every
 //! CPU instruction set here, against the scalar oracle under the derived
 //! per-output bound (`check::winograd_tolerances`), on the cases Winograd
 //! gets wrong first: tile remainders in both dimensions, outputs smaller
@@ -14,10 +15,15 @@ use groupscale::check::selftest::{check, oracle_outputs, Target};
 use groupscale::presets::alexnet_cifar;
 use groupscale::{Backend, Connectivity, Conv2dSpec, CpuBackend, CpuConfig, CpuIsa, Layer};
 
-fn winograd_targets() -> Vec<Target> {
+/// The 3×3 tilings.
+const THREE: [ConvAlgo; 2] = [ConvAlgo::WinogradF2, ConvAlgo::WinogradF4];
+/// F(2×2, 5×5), the one 5×5 tiling.
+const FIVE: [ConvAlgo; 1] = [ConvAlgo::WinogradF2];
+
+fn winograd_targets(algos: &[ConvAlgo]) -> Vec<Target> {
     let mut targets = Vec::new();
     for isa in CpuIsa::supported() {
-        for conv in [ConvAlgo::WinogradF2, ConvAlgo::WinogradF4] {
+        for &conv in algos {
             let backend = CpuBackend::new(CpuConfig {
                 isa: Some(isa),
                 threads: Some(2),
@@ -170,10 +176,10 @@ fn named_cases() -> Vec<Case> {
     cases
 }
 
-fn assert_all_pass(cases: &[Case], context: &str) {
+fn assert_all_pass(cases: &[Case], algos: &[ConvAlgo], context: &str) {
     let expected = oracle_outputs(cases);
     let mut report = String::new();
-    for target in winograd_targets() {
+    for target in winograd_targets(algos) {
         // Every case here must really run the Winograd path.
         for case in cases {
             assert!(
@@ -203,11 +209,11 @@ fn assert_all_pass(cases: &[Case], context: &str) {
 
 #[test]
 fn named_cases_match_the_oracle_within_the_derived_bound() {
-    assert_all_pass(&named_cases(), "named Winograd cases");
+    assert_all_pass(&named_cases(), &THREE, "named Winograd cases");
 }
 
-/// Seeded random 3×3, stride-1 shapes (the seed is printed on failure).
-fn random_cases(seed: u64, count: usize) -> Vec<Case> {
+/// Seeded random r×r, stride-1 shapes (the seed is printed on failure).
+fn random_cases(seed: u64, count: usize, r: usize) -> Vec<Case> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     (0..count)
@@ -220,11 +226,12 @@ fn random_cases(seed: u64, count: usize) -> Vec<Case> {
             ][rng.random_range(0..3)];
             let cin = groups * rng.random_range(1..=12);
             let cout = groups * rng.random_range(1..=40);
-            let pad = rng.random_range(0..=2);
+            let pad = rng.random_range(0..=r - 1);
             let (h, w) = (rng.random_range(1..=14), rng.random_range(1..=14));
-            // Outputs of at least one pixel: h + 2·pad ≥ 3.
-            let (h, w) = (h.max(3 - 2 * pad.min(1)), w.max(3 - 2 * pad.min(1)));
-            let spec = Conv2dSpec::new(cin, cout, 3, pad, groups, connectivity)
+            // Outputs of at least one pixel: h + 2·pad ≥ r.
+            let least = r.saturating_sub(2 * pad).max(1);
+            let (h, w) = (h.max(least), w.max(least));
+            let spec = Conv2dSpec::new(cin, cout, r, pad, groups, connectivity)
                 .with_relu(rng.random_bool(0.5));
             let k = rng.random_range(1..=groups);
             let batch = rng.random_range(1..=3);
@@ -247,8 +254,164 @@ fn seeded_random_3x3_convolutions_match_the_oracle() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x3a3_2019);
     assert_all_pass(
-        &random_cases(seed, 40),
+        &random_cases(seed, 40, 3),
+        &THREE,
         &format!("random 3×3 shapes, GROUPSCALE_TEST_SEED={seed}"),
+    );
+}
+
+/// F(2×2, 5×5) on the cases its 6×6 tiles get wrong first: remainders,
+/// outputs smaller than a tile, padding wider than the output, k < G in
+/// every connectivity, depthwise, batches, large magnitudes.
+fn named_5x5_cases() -> Vec<Case> {
+    use Connectivity::*;
+    let conv = |cin, cout, pad, g, c| Conv2dSpec::new(cin, cout, 5, pad, g, c);
+    let mut cases = vec![
+        conv_case(
+            "5x5-remainders",
+            conv(8, 140, 2, 4, Isolated),
+            1,
+            [7, 5],
+            4,
+            31,
+        ),
+        conv_case(
+            "5x5-remainders-cumulative",
+            conv(8, 140, 2, 4, Cumulative).with_relu(true),
+            2,
+            [9, 7],
+            3,
+            32,
+        ),
+        conv_case(
+            "5x5-remainders-full",
+            conv(12, 48, 2, 4, Full),
+            1,
+            [9, 6],
+            2,
+            33,
+        ),
+        conv_case(
+            "5x5-full-merged",
+            conv(16, 128, 2, 4, Full),
+            2,
+            [8, 8],
+            3,
+            34,
+        ),
+        conv_case(
+            "5x5-one-pixel",
+            conv(8, 16, 0, 2, Isolated),
+            1,
+            [5, 5],
+            2,
+            35,
+        ),
+        conv_case(
+            "5x5-smaller-than-tile",
+            conv(8, 16, 1, 2, Cumulative),
+            3,
+            [4, 3],
+            2,
+            36,
+        ),
+        conv_case(
+            "5x5-padding-larger-than-output",
+            conv(4, 8, 4, 2, Isolated).with_relu(true),
+            1,
+            [2, 2],
+            2,
+            37,
+        ),
+        conv_case(
+            "5x5-k-less-than-g-isolated",
+            conv(16, 64, 2, 4, Isolated),
+            1,
+            [8, 8],
+            1,
+            38,
+        ),
+        conv_case(
+            "5x5-k-less-than-g-cumulative",
+            conv(16, 64, 2, 4, Cumulative),
+            1,
+            [8, 8],
+            2,
+            39,
+        ),
+        conv_case(
+            "5x5-k-less-than-g-full",
+            conv(16, 64, 2, 4, Full),
+            1,
+            [8, 8],
+            3,
+            40,
+        ),
+        conv_case(
+            "5x5-depthwise",
+            conv(16, 16, 2, 16, Isolated),
+            1,
+            [9, 9],
+            11,
+            41,
+        ),
+        conv_case(
+            "5x5-batch",
+            conv(32, 64, 2, 2, Isolated).with_relu(true),
+            5,
+            [12, 10],
+            2,
+            42,
+        ),
+        // conv2 of the shipped models at k = 1 and 4 (16×16 outputs: 64
+        // tiles, more than two blocks at batch 3: the blocked schedule).
+        conv_case(
+            "5x5-conv2-k1",
+            conv(64, 192, 2, 4, Cumulative).with_relu(true),
+            1,
+            [16, 16],
+            1,
+            43,
+        ),
+        conv_case(
+            "5x5-conv2-blocked",
+            conv(64, 192, 2, 4, Isolated).with_relu(true),
+            3,
+            [16, 16],
+            4,
+            44,
+        ),
+    ];
+    let mut large = conv_case(
+        "5x5-large-magnitude",
+        conv(32, 32, 2, 2, Isolated),
+        1,
+        [8, 8],
+        2,
+        45,
+    );
+    for v in large.input.data.iter_mut() {
+        *v *= 1.0e4;
+    }
+    cases.push(large);
+    cases
+}
+
+#[test]
+fn named_5x5_cases_match_the_oracle_within_the_derived_bound() {
+    assert_all_pass(&named_5x5_cases(), &FIVE, "named 5×5 Winograd cases");
+}
+
+#[test]
+fn seeded_random_5x5_convolutions_match_the_oracle() {
+    let seed = std::env::var("GROUPSCALE_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5a5_2019);
+    assert_all_pass(
+        &random_cases(seed, 30, 5),
+        &FIVE,
+        &format!("random 5×5 shapes, GROUPSCALE_TEST_SEED={seed}"),
     );
 }
 
@@ -260,7 +423,7 @@ fn a_reused_layer_matches_the_oracle_at_every_k_and_batch() {
     use groupscale::check::selftest::compare_case;
     use groupscale::PreparedLayer;
     let spec = Conv2dSpec::new(16, 64, 3, 1, 4, Connectivity::Cumulative).with_relu(true);
-    for target in winograd_targets() {
+    for target in winograd_targets(&THREE) {
         let mut layer: Option<PreparedLayer> = None;
         for (i, (k, batch)) in [(4, 3), (1, 1), (3, 2), (2, 3), (4, 1), (1, 3)]
             .into_iter()
@@ -291,8 +454,9 @@ fn a_reused_layer_matches_the_oracle_at_every_k_and_batch() {
 }
 
 /// The shape rule: `auto` runs the preset 3×3 layers by Winograd and the
-/// 5×5 ones directly; a forced Winograd falls back to direct on layers it
-/// cannot compute (the strict mode's error is tested in tests/knobs.rs).
+/// 5×5 ones directly (F(2×2, 5×5) measured slower there); a forced Winograd
+/// falls back to direct on layers it cannot compute (the strict mode's error
+/// is tested in tests/knobs.rs).
 #[test]
 fn auto_picks_winograd_for_the_preset_3x3_layers_only() {
     let auto = CpuBackend::new(CpuConfig {
@@ -314,7 +478,8 @@ fn auto_picks_winograd_for_the_preset_3x3_layers_only() {
             "{}",
             preset.name
         );
-        let expected = if three {
+        // Forced F(2×2) runs the 5×5 layers by F(2×2, 5×5) as well.
+        let expected = if three || preset.spec.kernel == [5, 5] {
             Arithmetic::Winograd { tile: 2 }
         } else {
             Arithmetic::Direct

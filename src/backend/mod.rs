@@ -133,7 +133,8 @@ pub enum Arithmetic {
     /// The oracle's sums in another order: each output's error grows with
     /// its reduction length (`check::tolerance`).
     Direct,
-    /// Winograd F(tile×tile, 3×3): larger error, bounded per output by
+    /// Winograd F(tile×tile, r×r), r the layer's kernel side: larger
+    /// error, bounded per output by
     /// `check::winograd_tolerances`.
     Winograd { tile: usize },
 }

@@ -1,8 +1,8 @@
 //! The rounding-error bound of a Winograd convolution, per output.
 //!
-//! Winograd F(m×m, 3×3) computes each output as
+//! Winograd F(m×m, r×r) computes each output as
 //! `y = Aᵀ [Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B)] A + b`, a chain of at most
-//! `n = 4α + C + 3` roundings along any path (α = m + 2: two α-term passes
+//! `n = 4α + C + 3` roundings along any path (α = m + r − 1: two α-term passes
 //! of the input transform, the filter transform rounded once to f32, `C`
 //! terms over the input channels, two α-term passes of the output transform,
 //! the bias). The standard forward analysis of sums of products (Higham,
@@ -13,10 +13,10 @@
 //! is why F(4×4) is less accurate than F(2×2) and both less than direct
 //! convolution (whose `E` is `Σ|g||d| + |b|`).
 //!
-//! The oracle's own result carries the direct bound, `γ_{9C+1}·(Σ|g||d| +
+//! The oracle's own result carries the direct bound, `γ_{r²C+1}·(Σ|g||d| +
 //! |b|)`, so a Winograd result may differ from it by the sum of both.
 
-use crate::backend::cpu::winograd::{Tiling, F2, F4};
+use crate::backend::cpu::winograd::{Tiling, F2, F2R5, F4};
 use crate::check::cases::Case;
 use crate::model::layer::Layer;
 
@@ -26,12 +26,17 @@ fn gamma(n: usize) -> f64 {
 }
 
 /// The largest difference from the oracle each output of `case` may show
-/// when computed by Winograd F(`tile`×`tile`, 3×3). `None` when the case is
-/// not a 3×3 convolution or `tile` is not 2 or 4.
+/// when computed by Winograd F(`tile`×`tile`, r×r), r the case's kernel
+/// side. `None` when no tiling has that tile and kernel (F(2×2) and F(4×4)
+/// for 3×3, F(2×2) for 5×5) or the case is not a convolution.
 pub fn winograd_tolerances(case: &Case, tile: usize) -> Option<Vec<f32>> {
-    match tile {
-        2 => tolerances::<2, 4, F2>(case),
-        4 => tolerances::<4, 6, F4>(case),
+    let Layer::Conv2d(conv) = &case.layer else {
+        return None;
+    };
+    match (tile, conv.spec().kernel) {
+        (2, [3, 3]) => tolerances::<2, 4, F2>(case),
+        (4, [3, 3]) => tolerances::<4, 6, F4>(case),
+        (2, [5, 5]) => tolerances::<2, 6, F2R5>(case),
         _ => None,
     }
 }
@@ -41,7 +46,8 @@ fn tolerances<const M: usize, const A: usize, T: Tiling<M, A>>(case: &Case) -> O
         return None;
     };
     let spec = conv.spec();
-    if spec.kernel != [3, 3] {
+    let r = T::R;
+    if spec.kernel != [r, r] {
         return None;
     }
     let layout = spec.layout();
@@ -53,7 +59,10 @@ fn tolerances<const M: usize, const A: usize, T: Tiling<M, A>>(case: &Case) -> O
     let og = layout.outputs_per_group();
     let abs_bt = T::BT.map(|row| row.map(|v| f64::from(v).abs()));
     let abs_at = T::AT.map(|row| row.map(|v| f64::from(v).abs()));
-    let abs_g = T::G.map(|row| row.map(f64::abs));
+    let abs_g: Vec<Vec<f64>> = T::G
+        .iter()
+        .map(|row| row.iter().map(|v| v.abs()).collect())
+        .collect();
     // |x| at (image, channel, y, x) of the padded input, zero outside.
     let pixel = |n: usize, c: usize, y: isize, xx: isize| -> f64 {
         let (y, xx) = (y - ph as isize, xx - pw as isize);
@@ -92,16 +101,17 @@ fn tolerances<const M: usize, const A: usize, T: Tiling<M, A>>(case: &Case) -> O
         let j = co / og;
         let inputs = layout.group_inputs(j);
         let depth = inputs.len();
-        let row = &weights[layout.group_weights(j)][(co % og) * depth * 9..][..depth * 9];
+        let taps = r * r;
+        let row = &weights[layout.group_weights(j)][(co % og) * depth * taps..][..depth * taps];
         let bias = conv.bias().map_or(0.0, |b| f64::from(b[co]).abs());
         // |G||g||Gᵀ| of each of the channel's filters.
         let abs_u: Vec<[[f64; A]; A]> = (0..depth)
             .map(|local| {
-                let g = &row[local * 9..][..9];
+                let g = &row[local * taps..][..taps];
                 std::array::from_fn(|i| {
                     std::array::from_fn(|jj| {
-                        (0..9)
-                            .map(|t| abs_g[i][t / 3] * f64::from(g[t]).abs() * abs_g[jj][t % 3])
+                        (0..taps)
+                            .map(|t| abs_g[i][t / r] * f64::from(g[t]).abs() * abs_g[jj][t % r])
                             .sum()
                     })
                 })
@@ -131,13 +141,13 @@ fn tolerances<const M: usize, const A: usize, T: Tiling<M, A>>(case: &Case) -> O
                             }
                             let mut direct = 0.0;
                             for (local, c) in inputs.clone().enumerate() {
-                                for t in 0..9 {
-                                    direct += f64::from(row[local * 9 + t]).abs()
-                                        * pixel(n, c, (oy + t / 3) as isize, (ox + t % 3) as isize);
+                                for t in 0..taps {
+                                    direct += f64::from(row[local * taps + t]).abs()
+                                        * pixel(n, c, (oy + t / r) as isize, (ox + t % r) as isize);
                                 }
                             }
                             let bound = gamma(4 * A + depth + 3) * (winograd + bias)
-                                + gamma(9 * depth + 1) * (direct + bias);
+                                + gamma(taps * depth + 1) * (direct + bias);
                             let at = ((n * out.c + co) * out.h + oy) * out.w + ox;
                             // Rounded up, so the f32 bound is never below the f64 one.
                             tolerances[at] = (bound * (1.0 + 1e-6)) as f32 + f32::MIN_POSITIVE;

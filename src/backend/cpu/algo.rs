@@ -17,13 +17,13 @@ pub enum ConvAlgo {
     Auto,
     /// Direct convolution everywhere.
     Direct,
-    /// Winograd on every layer it applies to (3×3, stride 1, no dilation),
-    /// with the tile the shape rule picks; direct on the others, or an error
-    /// under `GROUPSCALE_STRICT`.
+    /// Winograd on every layer it applies to (3×3 or 5×5, stride 1, no
+    /// dilation), with the tile the shape rule picks; direct on the others,
+    /// or an error under `GROUPSCALE_STRICT`.
     Winograd,
-    /// As `Winograd`, with F(2×2, 3×3) tiles.
+    /// As `Winograd`, with 2×2 output tiles: F(2×2, 3×3) and F(2×2, 5×5).
     WinogradF2,
-    /// As `Winograd`, with F(4×4, 3×3) tiles.
+    /// As `Winograd`, with F(4×4, 3×3) tiles (3×3 layers only).
     WinogradF4,
 }
 
@@ -33,6 +33,8 @@ pub(crate) enum ConvPath {
     Direct,
     WinogradF2,
     WinogradF4,
+    /// F(2×2, 5×5).
+    WinogradF2R5,
 }
 
 impl ConvAlgo {
@@ -61,30 +63,39 @@ impl ConvAlgo {
 
     /// The path for one layer.
     pub(crate) fn path(self, spec: &Conv2dSpec) -> Result<ConvPath> {
-        let applies = super::winograd::applies(spec);
+        use super::winograd::applies;
+        let (three, five) = (applies(spec, 3), applies(spec, 5));
         let forced = match self {
             Self::Direct => return Ok(ConvPath::Direct),
             Self::Auto => {
-                return Ok(if applies && winograd_pays(spec) {
+                return Ok(if three && winograd_pays(spec) {
                     winograd_tile(spec)
                 } else {
                     ConvPath::Direct
                 })
             }
-            Self::Winograd => winograd_tile(spec),
-            Self::WinogradF2 => ConvPath::WinogradF2,
-            Self::WinogradF4 => ConvPath::WinogradF4,
+            Self::Winograd if three || five => Some(winograd_tile(spec)),
+            Self::WinogradF2 if three => Some(ConvPath::WinogradF2),
+            Self::WinogradF2 if five => Some(ConvPath::WinogradF2R5),
+            Self::WinogradF4 if three => Some(ConvPath::WinogradF4),
+            _ => None,
         };
-        if applies {
-            Ok(forced)
-        } else if settings::strict() {
-            Err(invalid(format!(
-                "GROUPSCALE_CONV_ALGO={self} needs 3×3, stride-1, undilated convolutions, \
+        match forced {
+            Some(path) => Ok(path),
+            None if settings::strict() => Err(invalid(format!(
+                "GROUPSCALE_CONV_ALGO={self} needs {} stride-1, undilated convolutions, \
                  and this layer is {}×{} at stride {:?}, dilation {:?} (GROUPSCALE_STRICT is set)",
-                spec.kernel[0], spec.kernel[1], spec.stride, spec.dilation
-            )))
-        } else {
-            Ok(ConvPath::Direct)
+                if self == Self::WinogradF4 {
+                    "3×3,"
+                } else {
+                    "3×3 or 5×5,"
+                },
+                spec.kernel[0],
+                spec.kernel[1],
+                spec.stride,
+                spec.dilation
+            ))),
+            None => Ok(ConvPath::Direct),
         }
     }
 }
@@ -92,16 +103,23 @@ impl ConvAlgo {
 /// The rule for `auto` (docs/winograd.md): Winograd F(4×4) measured 1.3–1.5x
 /// faster than direct on the preset 3×3 layers at batch 1 and 1.0–1.4x at
 /// batch 32 (16 to 96 channels per group); with few channels per group the
-/// transforms are not amortised, so such layers stay direct.
+/// transforms are not amortised, so such layers stay direct. 5×5 layers
+/// always stay direct: F(2×2, 5×5) measured 1.5–1.6x slower than direct on
+/// the preset 5×5 layer (16 input channels per group), batch 1 and 32.
 fn winograd_pays(spec: &Conv2dSpec) -> bool {
     let layout = spec.layout();
     layout.inputs_per_group() >= 16 && layout.outputs_per_group() >= 16
 }
 
-/// The tile `winograd` uses: F(4×4) measured faster than F(2×2) on every
-/// preset 3×3 layer (docs/winograd.md).
-fn winograd_tile(_spec: &Conv2dSpec) -> ConvPath {
-    ConvPath::WinogradF4
+/// The tile `winograd` uses: for 3×3 layers F(4×4), measured faster than
+/// F(2×2) on every preset 3×3 layer (docs/winograd.md); for 5×5 layers
+/// F(2×2, 5×5), the only 5×5 tiling.
+fn winograd_tile(spec: &Conv2dSpec) -> ConvPath {
+    if spec.kernel == [5, 5] {
+        ConvPath::WinogradF2R5
+    } else {
+        ConvPath::WinogradF4
+    }
 }
 
 impl fmt::Display for ConvAlgo {

@@ -167,7 +167,9 @@ impl Backend for CpuBackend {
     fn arithmetic(&self, layer: &Layer) -> Arithmetic {
         match layer {
             Layer::Conv2d(c) => match self.conv.path(c.spec()) {
-                Ok(ConvPath::WinogradF2) => Arithmetic::Winograd { tile: 2 },
+                Ok(ConvPath::WinogradF2 | ConvPath::WinogradF2R5) => {
+                    Arithmetic::Winograd { tile: 2 }
+                }
                 Ok(ConvPath::WinogradF4) => Arithmetic::Winograd { tile: 4 },
                 _ => Arithmetic::Direct,
             },
@@ -215,6 +217,9 @@ fn prepare_with<K: CpuKernels>(
             ConvPath::WinogradF4 => Box::new(winograd::CpuWinograd::<K, 4, 6, winograd::F4>::new(
                 c, workers,
             )?),
+            ConvPath::WinogradF2R5 => Box::new(
+                winograd::CpuWinograd::<K, 2, 6, winograd::F2R5>::new(c, workers)?,
+            ),
         },
         Layer::Linear(l) => Box::new(dense::CpuLinear::new(l, kernels::dot_fn::<K>(), workers)),
         Layer::Head(h) => Box::new(dense::CpuHead::new(h, kernels::dot_fn::<K>(), workers)),

@@ -1,4 +1,4 @@
-//! Grouped 3×3, stride-1 convolution by Winograd's minimal filtering
+//! Grouped 3×3 and 5×5, stride-1 convolution by Winograd's minimal filtering
 //! (`tiling.rs` has the algebra).
 //!
 //! At prepare time every group's filters are transformed once and packed,
@@ -34,13 +34,13 @@ use crate::model::conv::{Conv2d, Conv2dSpec};
 use crate::model::group::{Connectivity, GroupLayout};
 use crate::model::shape::Shape4;
 use tiling::{Lanes, LANE_GROUP};
-pub(crate) use tiling::{Tiling, F2, F4};
+pub(crate) use tiling::{Tiling, F2, F2R5, F4};
 use transform::{InputJob, OutputJob};
 
-/// Whether the Winograd kernels compute this layer: 3×3, stride 1, no
-/// dilation.
-pub(crate) fn applies(spec: &Conv2dSpec) -> bool {
-    spec.kernel == [3, 3] && spec.stride == [1, 1] && spec.dilation == [1, 1]
+/// Whether a Winograd tiling for `r`×`r` filters computes this layer:
+/// `r`×`r`, stride 1, no dilation.
+pub(crate) fn applies(spec: &Conv2dSpec, r: usize) -> bool {
+    spec.kernel == [r, r] && spec.stride == [1, 1] && spec.dilation == [1, 1]
 }
 
 /// Where one group's transformed filters sit: at `ξ·per_position + at` for
@@ -103,10 +103,11 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> CpuWinograd
         // The tile kernels' and transforms' safety rests on this check.
         K::ISA.require()?;
         let spec = *layer.spec();
-        if !applies(&spec) {
+        if !applies(&spec, T::R) {
             return Err(invalid(format!(
-                "{} needs a 3×3, stride-1, undilated convolution",
-                T::NAME
+                "{} needs a {r}×{r}, stride-1, undilated convolution",
+                T::NAME,
+                r = T::R
             )));
         }
         let layout = spec.layout();
@@ -147,8 +148,10 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> CpuWinograd
             let w = &weights[layout.group_weights(j)];
             for row in 0..og {
                 for d in 0..group.depth {
-                    let u =
-                        tiling::transform_filter::<M, A, T>(&w[(row * group.depth + d) * 9..][..9]);
+                    let taps = T::R * T::R;
+                    let u = tiling::transform_filter::<M, A, T>(
+                        &w[(row * group.depth + d) * taps..][..taps],
+                    );
                     let (s, lane) = (row / K::LANES, row % K::LANES);
                     for (xi, value) in u.iter().flatten().enumerate() {
                         packed[xi * per_position
@@ -411,8 +414,8 @@ impl<K: CpuKernels, const M: usize, const A: usize, T: Tiling<M, A>> Kernel
         let (tiles_y, tiles_x) = (ho.div_ceil(M), wo.div_ceil(M));
         // Tiles overhang the output by up to M - 1, so the padded image
         // covers the last tile's window, which may reach past the padding.
-        let hp = (M * tiles_y + 2).max(h + 2 * ph);
-        let wp = (M * tiles_x + 2).max(w + 2 * pw);
+        let hp = (M * tiles_y + A - M).max(h + 2 * ph);
+        let wp = (M * tiles_x + A - M).max(w + 2 * pw);
         let inputs = self.layout.inputs;
         let outputs = self.layout.outputs;
         let checked = |factors: &[usize]| {
