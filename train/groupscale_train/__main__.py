@@ -47,6 +47,9 @@ def parser():
                    help="--tie-aux, and the k = s loss on the groups' average logits: each group a whole classifier")
     p.add_argument("--joint", action="store_true",
                    help="train every group at once on the k = G loss and write PREFIX.teacher.pt")
+    p.add_argument("--nested", action="store_true",
+                   help="train every group at once on the loss at every k (k = G weighted as all k < G together), "
+                        "then export: not the paper's incremental recipe (docs/training.md)")
     p.add_argument("--teacher", help="a PREFIX.teacher.pt to distil from (soft targets of its k = G logits)")
     p.add_argument("--distill-from-stage", type=int, default=2, help="first stage that distils")
     p.add_argument("--distill-weight", type=float, default=0.7, help="share of the soft-target loss")

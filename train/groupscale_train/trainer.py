@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from .data import augment, dataset_info, random_erase
 from .export import export
+from .layers import head_logits
 from .model import DEFAULT_WIDTHS, GroupAlexNet
 from .progress import Progress
 
@@ -57,6 +58,7 @@ class TrainConfig:
     tie_aux: bool = False
     ensemble: bool = False
     joint: bool = False
+    nested: bool = False                # with joint: the loss at every k, then export
     teacher: Optional[str] = None
     distill_from_stage: int = 2
     distill_weight: float = 0.7
@@ -270,6 +272,7 @@ def train_joint(cfg, data=None):
     PREFIX.teacher.pt. Returns the model."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    nested = _opt(cfg, "nested", False)
     xtr, ytr, xte, yte = _data(cfg, data)
     background = _dataset(cfg).background()
     model = build_model(cfg)
@@ -299,6 +302,8 @@ def train_joint(cfg, data=None):
 
         def step_loss(idx):
             xb = random_erase(augment(xtr[idx], background), _opt(cfg, "erase", 0.0), background)
+            if nested:
+                return nested_loss(model, xb, ytr[idx], cfg.smoothing)
             return F.cross_entropy(model(xb, g), ytr[idx],
                                    label_smoothing=cfg.smoothing)
 
@@ -306,6 +311,8 @@ def train_joint(cfg, data=None):
         acc, conf = evaluate(model, xte, yte, g)
         line = dict(joint=True, epoch=epoch + 1, loss=mean_loss, test_acc=acc, test_conf=conf,
                     epoch_s=seconds, elapsed_s=time.time() - t0)
+        if nested:
+            line["test_acc_k1"] = evaluate(model, xte, yte, 1)[0]
         log.append(line)
         print(json.dumps(line), flush=True)
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
@@ -314,7 +321,32 @@ def train_joint(cfg, data=None):
     path = cfg.out + ".teacher.pt"
     torch.save(dict(model=model.state_dict(), log=log, arch=arch(cfg)), path)
     print(f"wrote {path}", flush=True)
+    if nested:
+        table = []
+        for k in range(1, g + 1):
+            acc, conf = evaluate(model, xte, yte, k)
+            table.append(dict(k=k, accuracy=acc, confidence=conf))
+            print(json.dumps(table[-1]), flush=True)
+        export(model, cfg, xte, log, table, time.time() - t0, dataset=_dataset(cfg).key)
     return model
+
+
+def nested_loss(model, x, y, smoothing):
+    """--nested: the k = G loss plus the mean of the losses at k < G, from one
+    forward pass. A group's activations never depend on later groups (in
+    either connectivity), so the first k groups' slice of the k = G features
+    is exactly what k computes, and every k costs only its head."""
+    g = model.groups
+    h = model.features(x, g)[-1]
+    per = h.shape[1] // g
+
+    def loss(k):
+        logits = head_logits(h[:, :k * per], model.head_w, model.head_b, k)
+        return F.cross_entropy(logits, y, label_smoothing=smoothing)
+
+    if g == 1:
+        return loss(1)
+    return loss(g) + sum(loss(k) for k in range(1, g)) / (g - 1)
 
 
 def train_incremental(cfg, data=None):
@@ -402,6 +434,6 @@ def train_incremental(cfg, data=None):
 
 def train(cfg, data=None):
     """--joint: the teacher; otherwise the incremental stages."""
-    if cfg.joint:
+    if cfg.joint or _opt(cfg, "nested", False):
         return train_joint(cfg, data)
     return train_incremental(cfg, data)

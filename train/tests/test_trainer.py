@@ -180,3 +180,34 @@ def test_ensemble_loss_sees_the_average_and_the_export_the_sum(tmp_path):
         summed = model(x, 2)
     torch.testing.assert_close(stage_logits * 2, summed)
     assert torch.equal(stage_logits.argmax(1), summed.argmax(1))
+
+
+@pytest.mark.parametrize("variant", ["isolated", "cumulative"])
+def test_nested_loss_is_the_loss_at_every_k(tmp_path, variant):
+    """--nested takes every k's logits from one k = G pass: they must be what
+    the model computes at that k (a group never reads a later group)."""
+    from groupscale_train.trainer import build_model, nested_loss
+    torch.manual_seed(3)
+    model = build_model(tiny_config(tmp_path, variant=variant, groups=4))
+    model.eval()
+    x = images(6, seed=4)
+    y = torch.arange(6) % 10
+    with torch.no_grad():
+        got = nested_loss(model, x, y, smoothing=0.1)
+        per_k = [torch.nn.functional.cross_entropy(model(x, k), y, label_smoothing=0.1) for k in range(1, 5)]
+    want = per_k[3] + sum(per_k[:3]) / 3
+    torch.testing.assert_close(got, want)
+
+
+def test_nested_training_exports_and_records_its_recipe(tmp_path, capsys):
+    import json as json_module
+
+    from safetensors import safe_open
+    cfg = tiny_config(tmp_path, groups=2, nested=True, epochs=[1])
+    model = train(cfg, tiny_data())
+    out = capsys.readouterr().out
+    assert '"test_acc_k1"' in out and '{"k": 2,' in out
+    with safe_open(cfg.out + ".safetensors", "pt") as f:
+        meta = json_module.loads(f.metadata()["groupscale"])
+    assert meta["training"]["recipe"] == "nested" and meta["groups"] == model.groups == 2
+    assert os.path.exists(cfg.out + ".fixture.safetensors")
