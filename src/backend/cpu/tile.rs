@@ -66,7 +66,8 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
 /// differ. `fma(a, b, c)` is `a·b + c`; `prefetch(p)` hints that `p` is read
 /// soon (it may point past a buffer, so it must not fault). Tiles are written
 /// through a buffer by `store_transposed` unless the ISA gives faster
-/// `full_tile_store`/`full_row_store` routines for whole tiles.
+/// `full_tile_store`/`full_row_store` routines for whole tiles (and
+/// `narrow_tile_store` for whole narrow ones).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! simd_tiles {
     (
@@ -74,6 +75,7 @@ macro_rules! simd_tiles {
         zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
         fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path
         $(, full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path)?
+        $(, narrow_tile_store: $narrow_tile_store:path)?
     ) => {
         /// # Safety
         /// As [`CpuKernels::tile_row`](crate::backend::cpu::kernels::CpuKernels::tile_row).
@@ -176,6 +178,17 @@ macro_rules! simd_tiles {
                     // SAFETY: P == PIXELS: the same type.
                     let full = &*(&out as *const [[_; MV]; P]).cast::<[[_; MV]; $pixels]>();
                     return $full_tile_store(full, t);
+                }
+            )?
+            $(
+                if P == $crate::backend::cpu::tile::NARROW_PIXELS
+                    && t.rows == MV * $lanes
+                    && t.cols == P
+                {
+                    // SAFETY: P == NARROW_PIXELS: the same type.
+                    let narrow = &*(&out as *const [[_; MV]; P])
+                        .cast::<[[_; MV]; $crate::backend::cpu::tile::NARROW_PIXELS]>();
+                    return $narrow_tile_store(narrow, t);
                 }
             )?
             let mut tmp = [0.0f32; $pixels * 2 * $lanes];

@@ -118,6 +118,8 @@ pub(crate) unsafe fn output<const M: usize, const A: usize, T: Tiling<M, A>>(job
 ///
 /// # Safety
 /// As [`output`].
+// `l` indexes the lanes of every row's values, not one array.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn output_lanes<const M: usize, const A: usize, T: Tiling<M, A>, const L: usize>(
     job: &OutputJob,
@@ -142,15 +144,41 @@ unsafe fn output_lanes<const M: usize, const A: usize, T: Tiling<M, A>, const L:
             }
         }
     }
+    // Tile t0's place, then one step at a time: a division per tile and
+    // channel cost as much as the transform on the 5×5 layer.
+    let first = job.first + t0;
+    let (mut image, within) = (first / job.tiles_per_image, first % job.tiles_per_image);
+    let (mut ty, mut tx) = (within / job.tiles_x, within % job.tiles_x);
+    let interior_rows = M * (ty + 1) <= job.ho;
+    if interior_rows && tx + n <= job.tiles_x && M * (tx + n) <= job.wo {
+        // The common case: n whole tiles side by side on one tile row, each
+        // row of each tile one M-float store.
+        let out = job.dst.add(image * job.image + M * ty * job.wo + M * tx);
+        for (a, row) in y.iter().enumerate() {
+            let out = out.add(a * job.wo);
+            for l in 0..n {
+                let values: [f32; M] = std::array::from_fn(|b| row[b][l]);
+                std::ptr::write_unaligned(out.add(M * l) as *mut [f32; M], values);
+            }
+        }
+        return;
+    }
     for l in 0..n {
-        let t = job.first + t0 + l;
-        let (image, t) = (t / job.tiles_per_image, t % job.tiles_per_image);
-        let (oy, ox) = (M * (t / job.tiles_x), M * (t % job.tiles_x));
+        let (oy, ox) = (M * ty, M * tx);
         let plane = job.dst.add(image * job.image);
         for (a, row) in y.iter().enumerate().take(job.ho - oy) {
             let out = plane.add((oy + a) * job.wo + ox);
             for (b, lanes) in row.iter().enumerate().take(job.wo - ox) {
                 *out.add(b) = lanes[l];
+            }
+        }
+        tx += 1;
+        if tx == job.tiles_x {
+            tx = 0;
+            ty += 1;
+            if ty * job.tiles_x == job.tiles_per_image {
+                ty = 0;
+                image += 1;
             }
         }
     }
