@@ -22,6 +22,18 @@ from .model import DEFAULT_WIDTHS
 from .trainer import FreezeViolation, TrainConfig, train
 
 
+def probability(text):
+    """An argparse type: a float in [0, 1], refused at parse time (not at the
+    first batch, minutes into a run)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability in [0, 1]")
+    return value
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m groupscale_train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,7 +69,7 @@ def parser():
     p.add_argument("--offline-teacher", action="store_true",
                    help="distil from the teacher's logits of the un-augmented training images, computed once "
                         "per run, instead of a teacher pass on every augmented batch (several times faster)")
-    p.add_argument("--erase", type=float, default=0.0,
+    p.add_argument("--erase", type=probability, default=0.0,
                    help="random erasing: the probability that a training image has a rectangle blanked (0: off)")
     p.add_argument("--stop-after-stage", type=int, default=0, help="stop (checkpointed) after this stage")
     p.add_argument("--seed", type=int, default=1)

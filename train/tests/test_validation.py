@@ -92,3 +92,17 @@ def test_checkpoint_of_another_network_is_refused(tmp_path):
     train(tiny_config(tmp_path, stop_after_stage=1), data)
     with pytest.raises(ValueError, match="holds a network"):
         train(tiny_config(tmp_path, variant="cumulative"), data)
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "half"])
+def test_erase_probability_is_checked_at_parse_time(value, capsys):
+    from groupscale_train.__main__ import config
+    with pytest.raises(SystemExit) as e:
+        config(["--variant", "isolated", "--out", "x", "--erase", value])
+    assert e.value.code == 2
+    assert "--erase" in capsys.readouterr().err
+
+
+def test_erase_probability_in_range_is_kept():
+    from groupscale_train.__main__ import config
+    assert config(["--variant", "isolated", "--out", "x", "--erase", "0.25"]).erase == 0.25
