@@ -71,7 +71,7 @@ pub(crate) unsafe fn store_transposed(tmp: &[f32], width: usize, t: &TileArgs) {
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 macro_rules! simd_tiles {
     (
-        feature: $feature:literal, lanes: $lanes:expr, pixels: $pixels:expr,
+        feature: $feature:literal, vector: $vector:ty, lanes: $lanes:expr, pixels: $pixels:expr,
         zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
         fma: $fma:ident, add: $add:ident, max: $max:ident, prefetch: $prefetch:path
         $(, full_tile_store: $full_tile_store:path, full_row_store: $full_row_store:path)?
@@ -163,6 +163,21 @@ macro_rules! simd_tiles {
             for d in lines_end..t.depth {
                 step(&mut acc, d);
             }
+            finish_tile(&acc, t);
+        }
+
+        /// Adds the bias, applies the ReLU and stores a tile's accumulators
+        /// (`P` pixels × `MV` slivers) into its NCHW rows: the end of every
+        /// tile kernel of this table, including ISA-specific ones.
+        ///
+        /// # Safety
+        /// As [`CpuKernels::tile`](crate::backend::cpu::kernels::CpuKernels::tile).
+        #[allow(clippy::needless_range_loop)]
+        #[inline(always)]
+        unsafe fn finish_tile<const MV: usize, const P: usize>(
+            acc: &[[$vector; MV]; P],
+            t: &$crate::backend::cpu::tile::TileArgs,
+        ) {
             let mut out = [[$zero(); MV]; P];
             for v in 0..MV {
                 let bias = $load(t.bias.add(v * $lanes));

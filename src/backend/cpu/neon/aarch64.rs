@@ -1,7 +1,8 @@
 //! The AArch64 NEON kernel table (Jetson Nano's Cortex-A57): 4 lanes and
 //! 32 vector registers, so the same 2-sliver × 8-pixel tile (16
 //! accumulators) and 1-sliver × 16-pixel row tile as the x86 kernels, with
-//! the stable `core::arch::aarch64` intrinsics.
+//! the stable `core::arch::aarch64` intrinsics; whole and narrow tiles are
+//! stored through 4×4 transposes.
 
 use std::arch::aarch64::*;
 
@@ -80,9 +81,50 @@ fn prefetch(p: *const f32) {
     }
 }
 
-crate::backend::cpu::tile::simd_tiles!(feature: "neon", lanes: LANES, pixels: PIXELS,
+crate::backend::cpu::tile::simd_tiles!(feature: "neon", vector: float32x4_t, lanes: LANES, pixels: PIXELS,
     zero: zero, load: vld1q_f32, store: vst1q_f32, splat: vdupq_n_f32,
-    fma: fma, add: vaddq_f32, max: vmaxq_f32, prefetch: prefetch);
+    fma: fma, add: vaddq_f32, max: vmaxq_f32, prefetch: prefetch,
+    full_tile_store: store_full_tile, full_row_store: store_full_row,
+    narrow_tile_store: store_narrow_tile);
+
+/// Writes 4 pixels × `4·MV` channels: a 4×4 transpose per sliver turns
+/// pixel vectors into channel rows, one 4-float store each (through the
+/// buffer: 16 scalar stores per sliver).
+#[inline(always)]
+unsafe fn store_narrow_tile<const MV: usize>(out: &[[float32x4_t; MV]; 4], t: &TileArgs) {
+    store_quad::<MV>(out, t, 0);
+}
+
+/// Writes the 8 pixels of a whole tile as two 4-pixel blocks.
+#[inline(always)]
+unsafe fn store_full_tile<const MV: usize>(out: &[[float32x4_t; MV]; PIXELS], t: &TileArgs) {
+    for block in 0..PIXELS / 4 {
+        let quad: [[float32x4_t; MV]; 4] = std::array::from_fn(|i| out[4 * block + i]);
+        store_quad::<MV>(&quad, t, 4 * block);
+    }
+}
+
+/// Writes the 16 pixels of a row tile (one sliver) as four 4-pixel blocks.
+#[inline(always)]
+unsafe fn store_full_row(out: &[float32x4_t; 2 * PIXELS], t: &TileArgs) {
+    for block in 0..2 * PIXELS / 4 {
+        let quad: [[float32x4_t; 1]; 4] = std::array::from_fn(|i| [out[4 * block + i]]);
+        store_quad::<1>(&quad, t, 4 * block);
+    }
+}
+
+/// Pixels `first..first + 4` of every channel row from four pixel vectors
+/// per sliver.
+#[allow(clippy::needless_range_loop)] // `v` indexes each pixel's slivers
+#[inline(always)]
+unsafe fn store_quad<const MV: usize>(quad: &[[float32x4_t; MV]; 4], t: &TileArgs, first: usize) {
+    for v in 0..MV {
+        let rows = transpose4([quad[0][v], quad[1][v], quad[2][v], quad[3][v]]);
+        for (c, row) in rows.into_iter().enumerate() {
+            vst1q_f32(t.out.add((v * LANES + c) * t.ld + first), row);
+        }
+    }
+}
 
 /// `tile::<MV, P>` for a reduction whose steps are consecutive in `x`
 /// (`kofs[d] == d`, the Winograd products). Each pixel's next four steps
@@ -128,33 +170,7 @@ unsafe fn tile_contiguous<const MV: usize, const P: usize>(t: &TileArgs) {
             }
         }
     }
-    for v in 0..MV {
-        let bias = vld1q_f32(t.bias.add(v * LANES));
-        for i in 0..P {
-            acc[i][v] = vaddq_f32(acc[i][v], bias);
-            if t.relu {
-                acc[i][v] = vmaxq_f32(acc[i][v], zero());
-            }
-        }
-    }
-    if P == 4 && t.rows == MV * LANES && t.cols == 4 {
-        // A 4×4 transpose per sliver turns pixel vectors into channel rows.
-        for v in 0..MV {
-            let rows = transpose4([acc[0][v], acc[1][v], acc[2][v], acc[3][v]]);
-            for (c, row) in rows.into_iter().enumerate() {
-                vst1q_f32(t.out.add((v * LANES + c) * t.ld), row);
-            }
-        }
-        return;
-    }
-    let mut tmp = [0.0f32; PIXELS * 2 * LANES];
-    let width = MV * LANES;
-    for i in 0..P {
-        for v in 0..MV {
-            vst1q_f32(tmp.as_mut_ptr().add(i * width + v * LANES), acc[i][v]);
-        }
-    }
-    crate::backend::cpu::tile::store_transposed(&tmp, width, t);
+    finish_tile(&acc, t);
 }
 
 /// Step `d` of every accumulator, its input in lane `J` of `x[i]`.

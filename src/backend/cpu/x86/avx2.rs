@@ -64,7 +64,7 @@ unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     crate::backend::cpu::portable::dot(a, b)
 }
 
-crate::backend::cpu::tile::simd_tiles!(feature: "avx2,fma", lanes: LANES, pixels: PIXELS,
+crate::backend::cpu::tile::simd_tiles!(feature: "avx2,fma", vector: __m256, lanes: LANES, pixels: PIXELS,
     zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, splat: _mm256_set1_ps,
     fma: _mm256_fmadd_ps, add: _mm256_add_ps, max: _mm256_max_ps, prefetch: super::prefetch,
     full_tile_store: store_full_tile, full_row_store: store_full_row,

@@ -63,7 +63,7 @@ unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
     crate::backend::cpu::portable::dot(a, b)
 }
 
-crate::backend::cpu::tile::simd_tiles!(feature: "avx512f", lanes: LANES, pixels: PIXELS,
+crate::backend::cpu::tile::simd_tiles!(feature: "avx512f", vector: __m512, lanes: LANES, pixels: PIXELS,
     zero: _mm512_setzero_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, splat: _mm512_set1_ps,
     fma: _mm512_fmadd_ps, add: _mm512_add_ps, max: _mm512_max_ps, prefetch: super::prefetch, full_tile_store: store_full_tile,
     full_row_store: store_full_row);
