@@ -5,7 +5,7 @@
 # no trade-off. Resumes epoch by epoch when run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-py=${PYTHON:-$HOME/.cache/groupscale/train-venv/bin/python}
+py=${PYTHON:-target/train-venv/bin/python}
 out=${OUT:-target/train}
 mkdir -p "$out" results
 $py -m groupscale_train --variant isolated --groups 8 --nested --epochs ${EPOCHS:-20} --threads ${THREADS:-2} \
