@@ -70,38 +70,36 @@ crate::backend::cpu::tile::simd_tiles!(feature: "avx2,fma", vector: __m256, lane
     full_tile_store: store_full_tile, full_row_store: store_full_row,
     narrow_tile_store: store_narrow_tile);
 
-/// Writes 6 pixels × `8·MV` channels: each sliver's six vectors, padded to
-/// eight, are transposed in registers and every channel gets a 4- and a
-/// 2-float store. Through the buffer a tile cost 48 scalar stores per sliver
-/// with a branch each, which dominated Winograd's short products (perf:
-/// 70 % of the product kernel on the 5×5 layer L2).
-#[allow(clippy::needless_range_loop)]
+/// Writes 6 pixels × `8·MV` channels (see [`store_transposed_tile`]).
+/// Through the buffer a tile cost 48 scalar stores per sliver with a branch
+/// each, which dominated Winograd's short products (perf: 70 % of the
+/// product kernel on the 5×5 layer L2).
 #[inline(always)]
 unsafe fn store_full_tile<const MV: usize>(out: &[[__m256; MV]; PIXELS], t: &TileArgs) {
-    for v in 0..MV {
-        let rows: [__m256; 8] = std::array::from_fn(|i| {
-            if i < PIXELS {
-                out[i][v]
-            } else {
-                _mm256_setzero_ps()
-            }
-        });
-        let columns = super::transpose8x8(rows);
-        for (c, column) in columns.iter().enumerate() {
-            store6(t.out.add((v * LANES + c) * t.ld), *column);
-        }
-    }
+    store_transposed_tile::<MV, PIXELS>(out, t)
 }
 
-/// Writes `NARROW_PIXELS` (4) pixels × `8·MV` channels, as
-/// [`store_full_tile`]: the Winograd products of a small image (L3-L5 at
-/// batch 1 have 4 tiles) are all narrow tiles.
-#[allow(clippy::needless_range_loop)]
+/// Writes `NARROW_PIXELS` (4) pixels × `8·MV` channels: the Winograd
+/// products of a small image (L3-L5 at batch 1 have 4 tiles) are all
+/// narrow tiles.
 #[inline(always)]
 unsafe fn store_narrow_tile<const MV: usize>(out: &[[__m256; MV]; NARROW_PIXELS], t: &TileArgs) {
+    store_transposed_tile::<MV, NARROW_PIXELS>(out, t)
+}
+
+/// Writes `P` (4 or 6) pixels × `8·MV` channels: each sliver's `P` vectors,
+/// padded to eight, are transposed in registers, and every channel gets its
+/// `P` floats in one or two stores.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn store_transposed_tile<const MV: usize, const P: usize>(
+    out: &[[__m256; MV]; P],
+    t: &TileArgs,
+) {
+    const { assert!(P == 4 || P == 6) };
     for v in 0..MV {
         let rows: [__m256; 8] = std::array::from_fn(|i| {
-            if i < NARROW_PIXELS {
+            if i < P {
                 out[i][v]
             } else {
                 _mm256_setzero_ps()
@@ -109,10 +107,14 @@ unsafe fn store_narrow_tile<const MV: usize>(out: &[[__m256; MV]; NARROW_PIXELS]
         });
         let columns = super::transpose8x8(rows);
         for (c, column) in columns.iter().enumerate() {
-            _mm_storeu_ps(
-                t.out.add((v * LANES + c) * t.ld),
-                _mm256_castps256_ps128(*column),
-            );
+            let row = t.out.add((v * LANES + c) * t.ld);
+            _mm_storeu_ps(row, _mm256_castps256_ps128(*column));
+            if P == 6 {
+                _mm_store_sd(
+                    row.add(4) as *mut f64,
+                    _mm_castps_pd(_mm256_extractf128_ps::<1>(*column)),
+                );
+            }
         }
     }
 }
@@ -134,14 +136,4 @@ unsafe fn store_full_row(out: &[__m256; 2 * PIXELS], t: &TileArgs) {
         _mm256_storeu_ps(row, first[c]);
         _mm_storeu_ps(row.add(8), _mm256_castps256_ps128(rest[c]));
     }
-}
-
-/// Stores lanes 0-5 of `v` at `p`.
-#[inline(always)]
-unsafe fn store6(p: *mut f32, v: __m256) {
-    _mm_storeu_ps(p, _mm256_castps256_ps128(v));
-    _mm_store_sd(
-        p.add(4) as *mut f64,
-        _mm_castps_pd(_mm256_extractf128_ps::<1>(v)),
-    );
 }
