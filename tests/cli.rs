@@ -358,13 +358,15 @@ fn eval_prints_every_k_and_the_memory_comparison() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["images"], 12);
     let rows = report["backends"][0]["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 4);
+    // The default model is the nested one, G = 8.
+    assert_eq!(report["groups"], 8);
+    assert_eq!(rows.len(), 8);
     let bytes: Vec<u64> = rows
         .iter()
         .map(|r| r["weight_bytes"].as_u64().unwrap())
         .collect();
     assert!(bytes.windows(2).all(|w| w[0] < w[1]), "{bytes:?}");
-    assert_eq!(report["dynamic_weight_bytes"].as_u64(), Some(bytes[3]));
+    assert_eq!(report["dynamic_weight_bytes"].as_u64(), Some(bytes[7]));
     assert_eq!(
         report["static_models_weight_bytes"].as_u64(),
         Some(bytes.iter().sum())
@@ -458,8 +460,8 @@ fn bad_model_and_data_arguments_fail_cleanly() {
     );
     assert_clean_failure(&groupscale(&["eval", "--data", "/nonexistent"]), "neither");
     assert_clean_failure(
-        &groupscale(&["classify", "--groups", "5", "x.png"]),
-        "k = 5",
+        &groupscale(&["classify", "--groups", "9", "x.png"]),
+        "k = 9",
     );
     assert_clean_failure(
         &groupscale(&["classify", junk.to_str().unwrap()]),

@@ -105,3 +105,8 @@ fn cumulative_model_matches_pytorch_on_every_backend() {
 fn isolated_model_matches_pytorch_on_every_backend() {
     check_variant("isolated");
 }
+
+#[test]
+fn nested_model_matches_pytorch_on_every_backend() {
+    check_variant("nested");
+}

@@ -79,7 +79,11 @@ def model_metadata(model, args, layers, log, table, seconds, dataset=None):
     """The JSON description stored under `groupscale` (key order as
     train.py always wrote it)."""
     info = dataset_info(dataset or getattr(args, "dataset", None) or "fashion-mnist")
+    nested = getattr(args, "nested", False)
     name = f"groupalexnet-{args.variant}"
+    if nested:
+        # Told apart from the incremental models in `groupscale eval`'s output.
+        name += f"-g{model.groups}-nested"
     if info.key != "fashion-mnist":
         name += f"-{info.key}"
     return dict(
@@ -93,7 +97,7 @@ def model_metadata(model, args, layers, log, table, seconds, dataset=None):
                       threads=args.threads, seconds=round(seconds), log=log, test=table,
                       # Only a nested model says so: incremental exports stay
                       # byte-identical to train.py's (the legacy tests).
-                      **({"recipe": "nested"} if getattr(args, "nested", False) else {})),
+                      **({"recipe": "nested"} if nested else {})),
     )
 
 

@@ -12,11 +12,12 @@ from groupscale_train import onnx_export
 MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "models")
 
 
-@pytest.mark.parametrize("variant", ["cumulative", "isolated"])
-def test_export_matches_the_fixture_at_every_k(variant):
+@pytest.mark.parametrize("variant,groups", [("cumulative", 4), ("isolated", 4), ("nested", 8)])
+def test_export_matches_the_fixture_at_every_k(variant, groups):
     path = os.path.join(MODELS, f"groupalexnet-{variant}")
     fixture, _ = onnx_export.read_safetensors(path + ".fixture.safetensors")
-    for k in range(1, 5):
+    assert f"logits.{groups}" in fixture and f"logits.{groups + 1}" not in fixture
+    for k in range(1, groups + 1):
         model = onnx_export.export(path + ".safetensors", k)
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         got = session.run(None, {"input": fixture["input"]})[0]

@@ -210,4 +210,5 @@ def test_nested_training_exports_and_records_its_recipe(tmp_path, capsys):
     with safe_open(cfg.out + ".safetensors", "pt") as f:
         meta = json_module.loads(f.metadata()["groupscale"])
     assert meta["training"]["recipe"] == "nested" and meta["groups"] == model.groups == 2
+    assert meta["name"] == "groupalexnet-isolated-g2-nested"
     assert os.path.exists(cfg.out + ".fixture.safetensors")

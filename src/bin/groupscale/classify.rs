@@ -8,7 +8,8 @@ use crate::{choose_backend, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model file, `builtin` or `builtin:isolated`.
+    /// A model file, `builtin` (the nested model) or `builtin:VARIANT`
+    /// (`nested`, `cumulative`, `isolated`).
     #[arg(long, default_value = "builtin")]
     model: String,
     /// Active groups (default: all).

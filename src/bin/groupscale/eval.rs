@@ -12,8 +12,8 @@ use crate::{choose_backend, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model file, `builtin` (the shipped cumulative model) or
-    /// `builtin:isolated`.
+    /// A model file, `builtin` (the shipped nested model, G = 8) or
+    /// `builtin:VARIANT` (`nested`, `cumulative`, `isolated`).
     #[arg(long, default_value = "builtin")]
     model: String,
     /// `builtin` (1,000 shipped Fashion-MNIST test images) or a directory

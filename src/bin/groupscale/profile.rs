@@ -12,7 +12,8 @@ use crate::{plots, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model file, `builtin` or `builtin:isolated`.
+    /// A model file, `builtin` (the nested model) or `builtin:VARIANT`
+    /// (`nested`, `cumulative`, `isolated`).
     #[arg(long, default_value = "builtin")]
     pub model: String,
     /// Which points: `all` (k × placements × clocks), `no-clocks` (leave

@@ -16,7 +16,8 @@ use crate::{alloc_count, Outcome};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model file, `builtin` or `builtin:isolated`.
+    /// A model file, `builtin` (the nested model) or `builtin:VARIANT`
+    /// (`nested`, `cumulative`, `isolated`).
     #[arg(long, default_value = "builtin")]
     model: String,
     /// The profile table (`groupscale profile`); without one, this machine
