@@ -5,15 +5,11 @@
 # (--ensemble, docs/training.md) with the teacher's soft targets, stored once
 # for the un-augmented images (--offline-teacher). Finishes
 # the teacher first if needed; every step resumes from its checkpoint.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-py=${PYTHON:-target/train-venv/bin/python}
-out=${OUT:-target/train}
-mkdir -p "$out" results
+source "$(dirname "$0")/common.sh"
 if [ ! -f "$out/teacher-cumulative-g8.teacher.pt" ]; then
     PYTHON=$py OUT=$out bash train/runs/teacher-cumulative-g8.sh
 fi
-$py -m groupscale_train --variant cumulative --groups 8 --ensemble --epochs ${EPOCHS:-8} --threads ${THREADS:-1} \
+kit train-cumulative-g8-distilled.log --variant cumulative --groups 8 --ensemble --epochs ${EPOCHS:-8} --threads ${THREADS:-1} \
     --offline-teacher \
     --teacher "$out/teacher-cumulative-g8.teacher.pt" \
-    --out "$out/groupalexnet-cumulative-g8-distilled" >> results/train-cumulative-g8-distilled.log 2>&1
+    --out "$out/groupalexnet-cumulative-g8-distilled"

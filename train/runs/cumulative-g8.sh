@@ -4,10 +4,6 @@
 # isolated groups it is not capped at what an eighth-width network learns
 # alone. No teacher: the isolated G = 4 teacher (91.3 %) is below the target.
 # Resumes from its checkpoint when run again.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-py=${PYTHON:-target/train-venv/bin/python}
-out=${OUT:-target/train}
-mkdir -p "$out" results
-$py -m groupscale_train --variant cumulative --groups 8 --ensemble --epochs ${EPOCHS:-8} --threads 1 \
-    --out "$out/groupalexnet-cumulative-g8-ensemble" >> results/train-cumulative-g8-ensemble.log 2>&1
+source "$(dirname "$0")/common.sh"
+kit train-cumulative-g8-ensemble.log --variant cumulative --groups 8 --ensemble --epochs ${EPOCHS:-8} --threads 1 \
+    --out "$out/groupalexnet-cumulative-g8-ensemble"

@@ -4,10 +4,6 @@
 # (--ensemble, docs/training.md): each quarter-width group a classifier of its
 # own, the k = s loss on the groups' average logits. No teacher. Resumes
 # after the last finished stage when run again.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-py=${PYTHON:-target/train-venv/bin/python}
-out=${OUT:-target/train}
-mkdir -p "$out" results
-$py -m groupscale_train --variant isolated --groups 4 --ensemble --epochs ${EPOCHS:-8} --threads ${THREADS:-2} \
-    --progress off --out "$out/groupalexnet-isolated-g4-ensemble" >> results/train-isolated-g4-ensemble.log 2>&1
+source "$(dirname "$0")/common.sh"
+kit train-isolated-g4-ensemble.log --variant isolated --groups 4 --ensemble --epochs ${EPOCHS:-8} --threads ${THREADS:-2} \
+    --progress off --out "$out/groupalexnet-isolated-g4-ensemble"

@@ -3,10 +3,6 @@
 # (--nested, docs/training.md): the G = 8 nested model was flat from half
 # width on, and its whole network has half the weights of G = 4's (eight
 # diagonal blocks instead of four). Resumes epoch by epoch when run again.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-py=${PYTHON:-target/train-venv/bin/python}
-out=${OUT:-target/train}
-mkdir -p "$out" results
-$py -m groupscale_train --variant isolated --groups 4 --nested --epochs ${EPOCHS:-20} --threads ${THREADS:-2} \
-    --progress off --out "$out/groupalexnet-isolated-g4-nested" >> results/train-isolated-g4-nested.log 2>&1
+source "$(dirname "$0")/common.sh"
+kit train-isolated-g4-nested.log --variant isolated --groups 4 --nested --epochs ${EPOCHS:-20} --threads ${THREADS:-2} \
+    --progress off --out "$out/groupalexnet-isolated-g4-nested"

@@ -4,11 +4,7 @@
 # classifiers (--ensemble, docs/training.md) distilling from the teacher.
 # Teacher and stage 1 run side by side, one thread each; both resume from
 # their checkpoints when run again.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-py=${PYTHON:-target/train-venv/bin/python}
-out=${OUT:-target/train}
-mkdir -p "$out" results
+source "$(dirname "$0")/common.sh"
 common=(--variant isolated --epochs ${EPOCHS:-8} --threads 1)
 if [ ! -f "$out/teacher-isolated-g4.teacher.pt" ]; then
     # Resumes from teacher-isolated-g4.teacher-ckpt.pt when it is there.

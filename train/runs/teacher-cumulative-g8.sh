@@ -3,10 +3,6 @@
 # near-dense ceiling of the architecture on this data, and the teacher for
 # distilling the incremental stages. Resumes epoch by epoch from
 # $OUT/teacher-cumulative-g8.teacher-ckpt.pt.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-py=${PYTHON:-target/train-venv/bin/python}
-out=${OUT:-target/train}
-mkdir -p "$out" results
-$py -m groupscale_train --variant cumulative --groups 8 --joint --epochs ${EPOCHS:-12} --threads 1 \
-    --out "$out/teacher-cumulative-g8" >> results/train-teacher-cumulative-g8.log 2>&1
+source "$(dirname "$0")/common.sh"
+kit train-teacher-cumulative-g8.log --variant cumulative --groups 8 --joint --epochs ${EPOCHS:-12} --threads 1 \
+    --out "$out/teacher-cumulative-g8"
